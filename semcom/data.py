@@ -1,0 +1,246 @@
+"""Image sources: the built-in sample set, Kodak, and any folder of images.
+
+Every image is returned as float32 RGB (3, H, W) in [0, 1], read with Pillow. Bad files stop the
+run with a one-line :class:`SemcomError` naming the file and the fix: unreadable, truncated or
+empty files, and images that are not 8-bit RGB (greyscale, palette, RGBA, CMYK, 16-bit) unless
+``convert=True``, which converts them to RGB (alpha dropped, greyscale replicated).
+
+Sources (``dataset.name``):
+
+* ``builtin``: five colour photographs that ship inside scikit-image's wheel (astronaut, chelsea,
+  coffee, rocket, motorcycle_left), so nothing is downloaded.
+* ``kodak``: the 24 Kodak PNGs, from ``$SEMCOM_DATA/kodak``, else the user cache
+  (``~/.cache/semcom/data/kodak``), else downloaded from r0k.us into the cache with a sha256
+  check of every file.
+* ``folder``: every image file in ``dataset.path`` (sorted by name; not recursive).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from semcom.errors import SemcomError
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
+
+BUILTIN_FILES = ("astronaut.png", "chelsea.png", "coffee.png", "rocket.jpg", "motorcycle_left.png")
+
+KODAK_URL = "https://r0k.us/graphics/kodak/kodak/kodim{:02d}.png"
+#: sha256 of kodim01.png .. kodim24.png (the r0k.us reference files).
+KODAK_SHA256 = (
+    "a56e27cbf5f843c048b6af1d6e090760e9c92fadba88b7dee0205918a37523bd",
+    "4f4b74a79237e311d72cad958237b5f7088d8bce1c82305ebefe1a70e3022dfd",
+    "e25ca1ff2f0c0cb5fdfd5f9b0a0bb21ac4c3de3c84a67f35b09a85d3306249db",
+    "e3b946107c5d3441c022f678d0c3caf1e224d81b1604ba840a4f88e562de61aa",
+    "10349e963c5c813d327852f82c1795fa4148d69fedffc4c589bee458e3ac3d53",
+    "363510303b715d4cbc384e1ce227e466b613a09e1b71ae985882bf8e7fbd9b18",
+    "b77d3f006f42414bb242222e0482e750c0fb9e5ee8d4bed2f6f11c5605fe54a4",
+    "ba23983c76b4832ee0e8af0592664756841a16779acd69f792e268fb6d13d6e7",
+    "6a4361c2fc194feb4edaa9f9a4a0620fb9943e460ac7fdf037fb0f6dd6607a7d",
+    "9dfb70f5867c29ff9ed6313683f19b3d867849e40fbc0c4c54a4a89df341cf23",
+    "7936814b58b5387fce2e4e2488b4ec830dadd95fa9520f358ddb30990b50f2b6",
+    "d78c37c2f04f23761ed2367dd77e2db584ddd4c3950833fecf89f199a8126980",
+    "bc34a3ce58dea09dce1704c997171602de90cb34d0c8503a988b77f473d39b08",
+    "55a94550ff18f3246c4074fd32b77b0c74447c26b6ad274d564d999c0450ba6e",
+    "7538cbb80cb9103606c48b806eae57d56c885c7f90b9b3be70a41160f9cbb683",
+    "a89c7268ccd4718ba424a99fc4643c572cf692ca6eae887185ceb4e9f11d2e54",
+    "37afcc89fbdcb76d9518e04b2fc011027e2f4cd14b3b2f83cefd721641a47c5b",
+    "1a9258c365988961d87a0598725b609139c303ad48a5aad6c503c3b1a87849aa",
+    "b7450b264b1b0a411390d8931b112c27905a992520fc90569dc4b920aa32bbdc",
+    "3b46c71e3b92a563820ba32936be8330c586c41f938efd94be938386aae4328a",
+    "ac958597c82073f6bb65129c68f72b651db5b9efd82e11547d07350214bc268b",
+    "1cee58eb1f2d9c7ebb254d208a03c783ce6cf2c4d8c2cf45e235dd23b4ce1b29",
+    "e3111a2fd4da24af15d6459ef9eacfe54106b38e27b4a21821b75c3f5d2d5baf",
+    "1071c68372cc5a01435c2c225a5cf7d4bb803846ec08bb6b3d6721b156d7cb96",
+)
+
+
+@dataclass
+class ImageItem:
+    """One image: ``name`` (file stem), ``image`` (3, H, W) float32 in [0, 1], ``path``."""
+
+    name: str
+    image: torch.Tensor
+    path: str
+
+
+@dataclass
+class Dataset:
+    """A named list of images."""
+
+    name: str
+    items: list[ImageItem]
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+
+def data_root() -> Path | None:
+    """``$SEMCOM_DATA`` as a path, or None when unset."""
+    root = os.environ.get("SEMCOM_DATA")
+    return Path(root).expanduser() if root else None
+
+
+def cache_dir() -> Path:
+    """The user cache for downloaded data: ``$XDG_CACHE_HOME/semcom/data`` (default ~/.cache)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "semcom" / "data"
+
+
+def load_image(path: str | os.PathLike, convert: bool = False) -> torch.Tensor:
+    """Read one image file as (3, H, W) float32 RGB in [0, 1].
+
+    Raises SemcomError for an unreadable, truncated or empty file, and for a non-RGB image
+    unless ``convert`` (then greyscale, palette, RGBA, CMYK and 16-bit images become 8-bit RGB).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SemcomError(f"image file {path} does not exist: check dataset.path")
+    if path.stat().st_size == 0:
+        raise SemcomError(f"image file {path} is empty (0 bytes): remove or replace it")
+    try:
+        with Image.open(path) as im:
+            im.load()
+            mode = im.mode
+            if mode != "RGB":
+                if not convert:
+                    raise SemcomError(
+                        f"image {path} is {_describe_mode(mode)}, not 8-bit RGB: convert it, "
+                        "or set dataset.convert=true to convert greyscale/palette/RGBA/CMYK/16-bit images to RGB on load"
+                    )
+                im = _to_rgb(im)
+            array = np.asarray(im, dtype=np.uint8)
+    except SemcomError:
+        raise
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise SemcomError(f"cannot read image {path} ({exc}): the file is truncated or not an image; remove or replace it") from None
+    if array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < 1:
+        raise SemcomError(f"image {path} has shape {array.shape}, not (H, W, 3): remove or replace it")
+    return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def _describe_mode(mode: str) -> str:
+    return {
+        "L": "greyscale (mode L)",
+        "LA": "greyscale with alpha (mode LA)",
+        "P": "a palette image (mode P)",
+        "PA": "a palette image with alpha (mode PA)",
+        "RGBA": "RGBA (has an alpha channel)",
+        "CMYK": "CMYK",
+        "1": "bilevel (mode 1)",
+        "I;16": "16-bit greyscale",
+        "I": "32-bit integer greyscale (mode I)",
+        "F": "32-bit float greyscale (mode F)",
+    }.get(mode, f"mode {mode}")
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+        arr = np.asarray(im, dtype=np.float64)
+        top = 65535.0 if im.mode.startswith("I;16") or arr.max() > 255 else 255.0
+        im = Image.fromarray(np.clip(arr / top * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    elif im.mode == "F":
+        arr = np.asarray(im, dtype=np.float64)
+        im = Image.fromarray(np.clip(arr * 255.0 + 0.5, 0, 255).astype(np.uint8), "L")
+    return im.convert("RGB")
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    """Image files directly in ``folder``, sorted by name."""
+    folder = Path(folder).expanduser()
+    if not folder.exists():
+        raise SemcomError(f"dataset folder {folder} does not exist: set dataset.path to a folder of images")
+    if not folder.is_dir():
+        raise SemcomError(f"dataset path {folder} is not a folder: set dataset.path to a folder of images")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not files:
+        raise SemcomError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}: put images there or point dataset.path elsewhere")
+    return files
+
+
+def builtin_paths() -> list[Path]:
+    """The built-in sample photographs inside scikit-image's installed data folder."""
+    import skimage
+
+    root = Path(skimage.__file__).parent / "data"
+    paths = [root / f for f in BUILTIN_FILES]
+    missing = [p.name for p in paths if not p.is_file()]
+    if missing:
+        raise SemcomError(f"scikit-image's sample images {missing} are missing from {root}: reinstall scikit-image")
+    return paths
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def kodak_dir(download: bool = True) -> Path:
+    """Folder holding kodim01.png .. kodim24.png: $SEMCOM_DATA/kodak, the cache, or a download."""
+    candidates = []
+    root = data_root()
+    if root is not None:
+        candidates.append(root / "kodak")
+    candidates.append(cache_dir() / "kodak")
+    for folder in candidates:
+        if all((folder / f"kodim{i:02d}.png").is_file() for i in range(1, 25)):
+            return folder
+    if not download:
+        raise SemcomError("Kodak not found: set SEMCOM_DATA to a folder holding kodak/kodim01.png .. kodim24.png")
+    target = cache_dir() / "kodak"
+    target.mkdir(parents=True, exist_ok=True)
+    for i, digest in enumerate(KODAK_SHA256, start=1):
+        dest = target / f"kodim{i:02d}.png"
+        if dest.is_file() and _sha256(dest) == digest:
+            continue
+        url = KODAK_URL.format(i)
+        tmp = dest.with_suffix(".part")
+        try:
+            urllib.request.urlretrieve(url, tmp)
+        except OSError as exc:
+            raise SemcomError(
+                f"Kodak is not available offline and downloading {url} failed ({exc}): "
+                f"put kodim01.png .. kodim24.png in $SEMCOM_DATA/kodak or {target}"
+            ) from None
+        if _sha256(tmp) != digest:
+            tmp.unlink(missing_ok=True)
+            raise SemcomError(f"downloaded {url} has the wrong sha256: retry, or place the file in {target} yourself")
+        tmp.replace(dest)
+    return target
+
+
+def load_dataset(name: str = "builtin", path: str | None = None, limit: int | None = None, convert: bool = False) -> Dataset:
+    """Load a dataset by name (``builtin``, ``kodak``, ``folder``); ``limit`` keeps the first N images."""
+    if name == "builtin":
+        paths = builtin_paths()
+        label = "builtin"
+    elif name == "kodak":
+        paths = list_images(path) if path else list_images(kodak_dir())
+        label = "kodak"
+    elif name == "folder":
+        if not path:
+            raise SemcomError("dataset=folder needs a folder: add dataset.path=/path/to/images")
+        paths = list_images(path)
+        label = f"folder:{Path(path).expanduser().resolve().name}"
+    else:
+        raise SemcomError(f"unknown dataset {name!r}: choose builtin, kodak, or folder with dataset.path=DIR")
+    if limit is not None:
+        if int(limit) < 1:
+            raise SemcomError(f"dataset.limit={limit} must be a positive number of images")
+        paths = paths[: int(limit)]
+    items = [ImageItem(p.stem, load_image(p, convert=convert), str(p)) for p in paths]
+    return Dataset(label, items)

@@ -1,0 +1,69 @@
+"""Pixel and structure metrics: PSNR, SSIM, MS-SSIM (conventions of METRICS.md).
+
+SSIM and MS-SSIM follow pytorch_msssim (the implementation CompressAI's evaluation uses):
+Gaussian window 11, sigma 1.5, K1 0.01, K2 0.03, valid convolution (no padding), data range 1,
+each RGB channel scored separately and averaged. MS-SSIM (Wang 2003): 5 scales with weights
+[0.0448, 0.2856, 0.3001, 0.2363, 0.1333], 2x2 average pooling, contrast-structure clamped at 0
+(ReLU) at every scale, luminance at the coarsest.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+from pytorch_msssim import ms_ssim, ssim
+
+from semcom.metrics.base import Metric
+
+log = logging.getLogger(__name__)
+
+#: MS-SSIM needs the shorter image side to exceed (11 - 1) * 2^4 pixels.
+MS_SSIM_MIN_SIDE = 160
+#: PSNR is capped here (MSE floor 1e-10) so a lossless image gives a finite number.
+PSNR_MAX_DB = 100.0
+
+
+class PSNR(Metric):
+    """10 log10(1 / MSE), peak 1, MSE per image over all pixels and channels, dB."""
+
+    name = "psnr"
+    higher_is_better = True
+
+    def compute_batch(self, reference, reconstruction):
+        mse = (reference.double() - reconstruction.double()).square().flatten(1).mean(1)
+        return (10.0 * torch.log10(1.0 / mse.clamp_min(10 ** (-PSNR_MAX_DB / 10)))).float()
+
+
+class SSIM(Metric):
+    """SSIM, Gaussian window 11 / sigma 1.5, K = (0.01, 0.03), data range 1, RGB averaged."""
+
+    name = "ssim"
+    higher_is_better = True
+
+    def compute_batch(self, reference, reconstruction):
+        if min(reference.shape[-2:]) < 11:
+            return torch.full((reference.shape[0],), float("nan"))
+        return ssim(reference.float(), reconstruction.float(), data_range=1.0, size_average=False).float()
+
+
+class MSSSIM(Metric):
+    """MS-SSIM (Wang 2003), data range 1. Images whose shorter side is <= 160 px get NaN and a
+    warning that says so (the 4 downsamplings leave too few pixels for the 11-tap window)."""
+
+    name = "ms_ssim"
+    higher_is_better = True
+    _warned: set = set()
+
+    def compute_batch(self, reference, reconstruction):
+        side = min(reference.shape[-2:])
+        if side <= MS_SSIM_MIN_SIDE:
+            size = tuple(reference.shape[-2:])
+            if size not in self._warned:
+                self._warned.add(size)
+                log.warning(
+                    "ms_ssim needs the shorter image side > %d px; images of %dx%d get NaN "
+                    "(resize or crop them, or drop ms_ssim from metrics)", MS_SSIM_MIN_SIDE, size[0], size[1]
+                )
+            return torch.full((reference.shape[0],), float("nan"))
+        return ms_ssim(reference.float(), reconstruction.float(), data_range=1.0, size_average=False).float()
