@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from semcom.errors import SemcomError
-from semcom.metrics.base import Metric
+from semcom.metrics.base import Metric, SetMetric
 from semcom.metrics.pixel import MSSSIM, PSNR, SSIM
 
 METRICS: dict[str, Callable[..., Metric]] = {
@@ -31,4 +31,4 @@ def metric_names() -> list[str]:
     return sorted(METRICS)
 
 
-__all__ = ["METRICS", "MSSSIM", "Metric", "PSNR", "SSIM", "get_metric", "metric_names"]
+__all__ = ["METRICS", "MSSSIM", "Metric", "PSNR", "SSIM", "SetMetric", "get_metric", "metric_names"]

@@ -40,3 +40,25 @@ def check_pair(reference: torch.Tensor, reconstruction: torch.Tensor, name: str)
         raise TypeError(f"{name}: expected float tensors in [0, 1], got {reference.dtype} and {reconstruction.dtype}")
     if not torch.isfinite(reconstruction).all():
         raise ValueError(f"{name}: the reconstruction contains NaN or Inf")
+
+
+class SetMetric(Metric):
+    """A metric of a set of images (FID, KID, IS): accumulate with ``update``, then ``compute``.
+
+    ``update(reference, reconstruction)`` takes batches like a per-image metric; ``compute()``
+    returns a dict of floats (at least ``{name: value, "n": images}``); ``reset()`` starts over.
+    """
+
+    per_image = False
+
+    def __call__(self, reference, reconstruction):
+        raise TypeError(f"{self.name} is a set metric: call update(ref, rec) for each batch, then compute()")
+
+    def update(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> None:
+        raise NotImplementedError
+
+    def compute(self) -> dict:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        raise NotImplementedError
