@@ -1,0 +1,171 @@
+"""JSCC checkpoints: the shipped registry, loading by name, and export from a training run.
+
+A checkpoint is a ``torch.save`` dict::
+
+    {"format": "semcom-jscc-v1", "name": ..., "model": "deepjscc", "model_config": {...},
+     "state_dict": {...}, "train_config": {... the full Hydra training config ...},
+     "training": {"steps", "wall_s", "device", "torch", "train_images"},
+     "evaluation": {...}}             # Kodak PSNR per SNR when measured
+
+**Shipped checkpoints** live in ``semcom/jscc/checkpoints/`` (package data) and are listed in
+``semcom/jscc/checkpoints/index.json`` (name -> file, sha256, model, channel, ratio).
+:func:`resolve_checkpoint` looks a name up there first; a name that is not shipped goes to
+:func:`semcom.weights.resolve` (``$SEMCOM_WEIGHTS``, the cache, or a registered download, for
+larger models trained elsewhere); an existing file path is used as is.
+
+Export a finished training run into the package::
+
+    python -m semcom.jscc.export runs/train/deepjscc-awgn-r1_16/last.pt deepjscc-awgn-r1_16
+    python -m semcom.jscc.export --list
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from semcom.errors import SemcomError
+from semcom.jscc.base import JSCCModel
+from semcom.jscc.models import build_model
+
+FORMAT = "semcom-jscc-v1"
+SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+INDEX = SHIPPED_DIR / "index.json"
+
+
+@dataclass(frozen=True)
+class ShippedCheckpoint:
+    """One entry of the shipped registry."""
+
+    name: str
+    file: str
+    sha256: str
+    model: str
+    channel: str
+    ratios: tuple[float, ...]
+
+    @property
+    def path(self) -> Path:
+        return SHIPPED_DIR / self.file
+
+
+def shipped() -> dict[str, ShippedCheckpoint]:
+    """The shipped checkpoints, by name (empty if the index is missing)."""
+    if not INDEX.is_file():
+        return {}
+    entries = json.loads(INDEX.read_text())
+    return {
+        name: ShippedCheckpoint(name, e["file"], e["sha256"], e["model"], e["channel"], tuple(e["ratios"]))
+        for name, e in entries.items()
+    }
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def resolve_checkpoint(name: str) -> Path:
+    """File of checkpoint ``name``: shipped (sha256-checked), a path, or semcom.weights."""
+    if not name:
+        raise SemcomError("a learned pipeline needs a checkpoint: add pipeline.checkpoint=NAME, e.g. pipeline.checkpoint=deepjscc-awgn-r1_16")
+    table = shipped()
+    if name in table:
+        entry = table[name]
+        if not entry.path.is_file():
+            raise SemcomError(f"shipped checkpoint file {entry.path} is missing: reinstall semcom")
+        digest = _sha256(entry.path)
+        if digest != entry.sha256:
+            raise SemcomError(f"checkpoint file {entry.path} has sha256 {digest[:16]}..., index says {entry.sha256[:16]}...: reinstall semcom")
+        return entry.path
+    path = Path(os.path.expanduser(name))
+    if path.suffix in (".pt", ".pth") and path.is_file():
+        return path
+    from semcom import weights
+
+    if name in weights.REGISTRY:
+        return weights.resolve(name)
+    known = ", ".join(sorted(table)) or "(none shipped)"
+    raise SemcomError(f"unknown JSCC checkpoint {name!r}: shipped checkpoints are {known}; or give a .pt file path")
+
+
+def load_checkpoint(name: str, device: str | torch.device = "cpu") -> tuple[JSCCModel, dict]:
+    """(model in eval mode on ``device``, the checkpoint dict without the state dict)."""
+    path = resolve_checkpoint(name)
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - any unreadable file gets one line
+        raise SemcomError(f"cannot read JSCC checkpoint {path} ({type(exc).__name__}): replace the file") from None
+    if not isinstance(ckpt, dict) or ckpt.get("format") != FORMAT:
+        raise SemcomError(f"{path} is not a semcom JSCC checkpoint (format {FORMAT}): export one with python -m semcom.jscc.export")
+    model = build_model(ckpt["model"], ckpt["model_config"])
+    model.load_state_dict(ckpt["state_dict"])
+    model.to(device).eval()
+    meta = {k: v for k, v in ckpt.items() if k != "state_dict"}
+    meta["path"] = str(path)
+    return model, meta
+
+
+def make_checkpoint(name: str, model: JSCCModel, train_config: dict, training: dict, evaluation: dict | None = None) -> dict:
+    """A checkpoint dict for ``model`` (weights as float32 on CPU)."""
+    return {
+        "format": FORMAT,
+        "name": name,
+        "model": model.name,
+        "model_config": dict(model.config),
+        "state_dict": {k: v.detach().float().cpu().clone() for k, v in model.state_dict().items()},
+        "train_config": train_config,
+        "training": training,
+        "evaluation": evaluation or {},
+    }
+
+
+def export(run_checkpoint: str | Path, name: str, evaluation: dict | None = None, dest_dir: Path = SHIPPED_DIR) -> Path:
+    """Write a shipped checkpoint ``<dest_dir>/<name>.pt`` from a training checkpoint; update the index."""
+    state = torch.load(run_checkpoint, map_location="cpu", weights_only=False)
+    model = build_model(state["model"], state["model_config"])
+    model.load_state_dict(state["state_dict"])
+    cfg = state["train_config"]
+    training = {
+        "steps": int(state["step"]),
+        "wall_s": float(state["wall_s"]),
+        "device": state.get("device", "cpu"),
+        "torch": torch.__version__,
+        "train_images": state.get("train_images"),
+        "final_val": state.get("last_val"),
+    }
+    ckpt = make_checkpoint(name, model, cfg, training, evaluation)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    out = dest_dir / f"{name}.pt"
+    torch.save(ckpt, out)
+    index_path = dest_dir / "index.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    index[name] = {
+        "file": out.name,
+        "sha256": _sha256(out),
+        "model": model.name,
+        "channel": cfg.get("channel", {}).get("name", "awgn"),
+        "ratios": list(model.ratios),
+    }
+    index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
+    return out
+
+
+def set_evaluation(name: str, evaluation: dict, dest_dir: Path = SHIPPED_DIR) -> None:
+    """Store an evaluation table inside shipped checkpoint ``name`` and refresh its sha256."""
+    path = dest_dir / f"{name}.pt"
+    ckpt = torch.load(path, map_location="cpu", weights_only=False)
+    ckpt["evaluation"] = evaluation
+    torch.save(ckpt, path)
+    index_path = dest_dir / "index.json"
+    index = json.loads(index_path.read_text())
+    index[name]["sha256"] = _sha256(path)
+    index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")

@@ -1,0 +1,138 @@
+"""Evaluate a JSCC model on an image set at several SNRs: mean RGB PSNR (8-bit) per SNR.
+
+Seeding is the runner's (:func:`semcom.randomness.image_seed` of seed, dataset, image, channel,
+SNR), so ``python -m semcom.run dataset=kodak pipeline=deepjscc ratio=1/16`` gives the same
+per-image numbers::
+
+    python -m semcom.jscc.evaluate deepjscc-awgn-r1_16              # Kodak, AWGN, SNR 1..13
+    python -m semcom.jscc.evaluate runs/train/x/last.pt --channel rayleigh_block --store
+
+``--store`` writes the table into the shipped checkpoint (its model card).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+import torch
+
+from semcom.channels import build_channel
+from semcom.data import load_dataset
+from semcom.experiment import quantize
+from semcom.jscc.base import JSCCModel, as_snr_tensor, side_snr_db
+from semcom.metrics import get_metric
+from semcom.randomness import generator, image_seed
+
+#: The SNR points of the published curves (WITT's figures), dB.
+SNR_POINTS = (1.0, 4.0, 7.0, 10.0, 13.0)
+#: Published Kodak PSNR at rho = 1/16, AWGN, read from WITT's repository figures (+-0.2 dB).
+PUBLISHED = {
+    "DeepJSCC": (28.2, 29.5, 30.5, 31.5, 32.1),
+    "WITT": (29.7, 31.3, 32.6, 33.6, 34.3),
+}
+
+
+@torch.no_grad()
+def evaluate(model: JSCCModel, items, snrs, channel, ratio: float | None = None, seed: int = 0, dataset: str = "kodak", device="cpu") -> dict:
+    """{snr: mean PSNR over ``items``} (and per-image lists under "per_image").
+
+    ``items``: objects with ``.name`` and ``.image`` (3, H, W), or (name, image) pairs. Images are
+    sent one at a time (sizes may differ); reconstructions are rounded to 8 bits before scoring.
+    """
+    psnr = get_metric("psnr")
+    model.eval()
+    out = {"per_image": {}}
+    for snr in snrs:
+        values = []
+        for it in items:
+            name, img = (it.name, it.image) if hasattr(it, "name") else it
+            x_img = img.unsqueeze(0).to(device)
+            rng = [generator(image_seed(seed, dataset, name, channel.name, float(snr)), device)]
+            snr_t = as_snr_tensor(float(snr), 1, device)
+            x, layout = model.encode(x_img, snr_t, ratio)
+            ch = channel(x, snr_t, rng)
+            x_hat, _ = ch.equalize("zf")
+            rec = quantize(model.decode(x_hat, layout, side_snr_db(ch)))
+            values.append(float(psnr(x_img, rec)[0]))
+        out[float(snr)] = sum(values) / len(values)
+        out["per_image"][float(snr)] = values
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    from semcom.errors import SemcomError
+    from semcom.jscc.checkpoints import load_checkpoint, set_evaluation, shipped
+
+    parser = argparse.ArgumentParser(prog="python -m semcom.jscc.evaluate", description=__doc__.splitlines()[0])
+    parser.add_argument("checkpoint", help="shipped name or .pt file (training run or exported)")
+    parser.add_argument("--channel", default="awgn")
+    parser.add_argument("--snr", type=float, nargs="+", default=list(SNR_POINTS))
+    parser.add_argument("--dataset", default="kodak")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--ratio", type=float, default=None)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--store", action="store_true", help="write the table into the shipped checkpoint")
+    parser.add_argument("--json", default=None, help="also write the table to this JSON file")
+    args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    try:
+        model, meta = _load_any(args.checkpoint, load_checkpoint)
+        ds = load_dataset(args.dataset, limit=args.limit, convert=True)
+        channel = build_channel(args.channel)
+        t0 = time.time()
+        res = evaluate(model, ds.items, args.snr, channel, args.ratio, args.seed, ds.name)
+    except SemcomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    table = {
+        "dataset": ds.name,
+        "images": len(ds),
+        "channel": args.channel,
+        "seed": args.seed,
+        "ratio": args.ratio or model.ratios[-1],
+        "psnr": {f"{s:g}": round(res[float(s)], 3) for s in args.snr},
+        "eval_s": round(time.time() - t0, 1),
+    }
+    print(f"{args.checkpoint}: {ds.name} ({len(ds)} images), {args.channel}, ratio {table['ratio']:g}")
+    print("SNR dB   " + "  ".join(f"{s:>6g}" for s in args.snr))
+    print("PSNR dB  " + "  ".join(f"{res[float(s)]:6.2f}" for s in args.snr))
+    if args.dataset == "kodak" and table["ratio"] == 1 / 16 and args.channel == "awgn" and list(args.snr) == list(SNR_POINTS):
+        for label, vals in PUBLISHED.items():
+            print(f"{label:<9}" + "  ".join(f"{v:6.1f}" for v in vals))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(table, f, indent=2)
+    if args.store:
+        if args.checkpoint not in shipped():
+            print(f"error: --store needs a shipped checkpoint name, not {args.checkpoint}", file=sys.stderr)
+            return 2
+        evaluation = dict(meta.get("evaluation") or {})
+        evaluation[f"{ds.name}/{args.channel}"] = table
+        set_evaluation(args.checkpoint, evaluation)
+        print(f"stored in {args.checkpoint}")
+    return 0
+
+
+def _load_any(name: str, load_checkpoint):
+    """A shipped/exported checkpoint, or a training-run checkpoint (last.pt)."""
+    from pathlib import Path
+
+    from semcom.jscc.models import build_model
+
+    p = Path(name)
+    if p.is_file():
+        state = torch.load(p, map_location="cpu", weights_only=False)
+        if "optimizer" in state:  # a training checkpoint
+            model = build_model(state["model"], state["model_config"])
+            model.load_state_dict(state["state_dict"])
+            return model.eval(), {k: v for k, v in state.items() if k not in ("state_dict", "optimizer")}
+    return load_checkpoint(name)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
