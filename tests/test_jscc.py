@@ -74,6 +74,11 @@ def test_unaligned_size_is_padded_and_cropped():
     assert layout["padded"] == (32, 48)
     assert x.shape[1] == 6 * 8 * 12 // 2 == model.channel_uses(30, 45)
     assert model.decode(x, layout).shape == (1, 3, 30, 45)
+    swin = SwinJSCC([1 / 16], **SMALL_SWIN)  # size multiple 8 * 4 = 32: padded to 32 x 64
+    xs, ls = swin.encode(img)
+    assert ls["padded"] == (32, 64) and xs.shape[1] == 24 * 4 * 8 // 2 == swin.channel_uses(30, 45)
+    with torch.no_grad():
+        assert swin.decode(xs, ls).shape == (1, 3, 30, 45)
     padded, size = pad_to_multiple(img, 4)
     assert size == (30, 45) and padded.shape[-2:] == (32, 48)
     # reflect padding: row 30 mirrors row 28, column 45 mirrors column 43
