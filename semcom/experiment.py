@@ -127,6 +127,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
 
     batches = list(_batches(dataset.items, v["batch_size"]))
     cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
+    _prepare(pipeline, dataset, cells, common, done, channel, v["seed"], device)
     bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
     for snr, batch in cells:
         todo = [it for it in batch if row_key({**common, "image": it.name, "snr_db": snr}) not in done]
@@ -170,6 +171,27 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
     df = df[[row_key(r) in wanted for r in df.to_dict("records")]].reset_index(drop=True)
     write_outputs(df, out_dir, plots=bool(plain.get("plots", True)))
     return df
+
+
+def _prepare(pipeline, dataset, cells, common, done, channel, seed, device) -> None:
+    """Let a pipeline that decides per SNR over the whole dataset (``prepare``) see it first.
+
+    Used by the best-MCS envelope (:class:`semcom.chains.separate.SeparateChain` with
+    ``mcs=best``); only SNR points that still have rows to compute are prepared.
+    """
+    prepare = getattr(pipeline, "prepare", None)
+    if prepare is None:
+        return
+    pending = sorted({snr for snr, batch in cells for it in batch if row_key({**common, "image": it.name, "snr_db": snr}) not in done})
+    if not pending:
+        return
+    items = dataset.items
+
+    def rng_for(i: int, snr: float) -> torch.Generator:
+        return generator(image_seed(seed, dataset.name, items[i].name, channel.name, snr), device)
+
+    with torch.no_grad():
+        prepare([it.image for it in items], pending, channel, rng_for)
 
 
 def _finite_or_nan(x: float) -> float:

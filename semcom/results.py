@@ -11,8 +11,8 @@ Schema (one row per image x pipeline x channel x SNR x ratio x seed); the key co
     failed        the image was lost; the reconstruction is the fallback
     height, width
     <metric>      one column per metric, named as in the config (psnr, ssim, ms_ssim, ...)
-    extras        per pipeline: quality, codec, code_rate, qam, codewords, block_errors,
-                  ebn0_db, capacity_bits
+    extras        per pipeline: quality, codec, code, code_rate, qam, codewords, block_errors,
+                  ebn0_db, mcs_policy, mcs_decoded, capacity_bits
     pipeline_params, channel_params, config   JSON of the settings that produced the row
 
 A :class:`ResultStore` is a folder of part files (``part-*.parquet``), each written to a
@@ -36,6 +36,7 @@ POINT_COLUMNS = ("dataset", "pipeline", "checkpoint", "channel", "ratio", "snr_d
 STAT_COLUMNS = ("bits", "channel_uses", "bpp", "ratio_used", "failed", "height", "width")
 NON_METRIC = set(KEY_COLUMNS) | set(STAT_COLUMNS) | {
     "quality", "codec", "code_rate", "qam", "codewords", "block_errors", "ebn0_db", "capacity_bits",
+    "code", "mcs_policy", "mcs_decoded",
     "pipeline_params", "channel_params", "config", "metric_checkpoints",
 }
 

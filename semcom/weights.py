@@ -42,6 +42,8 @@ class WeightFile:
         name: registry name, ``<family>/<variant>``.
         path: relative path of the file (or folder, ``is_dir``) under SEMCOM_WEIGHTS and the cache.
         sha256: expected digest of the file at ``path`` (None: not checked). For folders, not used.
+            A prefix of at least 8 hex digits is checked as a prefix (torch.hub's convention, which
+            names files ``<name>-<sha256 prefix>.<ext>``; CompressAI's zoo publishes only that).
         url: official download address (None: cannot be downloaded, e.g. not redistributable).
         url_sha256: digest of the downloaded file (defaults to ``sha256``).
         alternatives: other accepted relative paths (e.g. a full state dict instead of a
@@ -96,13 +98,21 @@ def sha256_of(path: Path) -> str:
 def _check(path: Path, expected: str | None, spec: WeightFile) -> Path:
     if expected and not spec.is_dir:
         actual = sha256_of(path)
-        if actual != expected:
+        if not _digest_matches(actual, expected):
             raise SemcomError(
                 f"weights file {path} for {spec.name!r} has sha256 {actual[:16]}..., expected {expected[:16]}...: "
                 "the file is corrupt or a different version; replace it"
                 + (f" with a fresh download of {spec.url}" if spec.url else "")
             )
     return path
+
+
+def _digest_matches(actual: str, expected: str) -> bool:
+    """Full sha256 equality, or a prefix match for a published prefix of >= 8 hex digits."""
+    expected = expected.lower()
+    if len(expected) == 64:
+        return actual == expected
+    return len(expected) >= 8 and actual.startswith(expected)
 
 
 def _exists(path: Path, spec: WeightFile) -> bool:
@@ -157,7 +167,7 @@ def _download(spec: WeightFile, where: str) -> Path:
     expected = spec.url_sha256 or spec.sha256
     if expected:
         actual = sha256_of(tmp)
-        if actual != expected:
+        if not _digest_matches(actual, expected):
             tmp.unlink(missing_ok=True)
             raise SemcomError(f"download of {spec.url} has sha256 {actual[:16]}..., expected {expected[:16]}...: retry, or place the file at {where}")
     os.replace(tmp, dest)
@@ -190,7 +200,7 @@ def _import_registrants() -> None:
 
 
 #: Modules whose import registers checkpoints (optional ones may be missing).
-REGISTRANTS: list[str] = ["semcom.metrics"]
+REGISTRANTS: list[str] = ["semcom.metrics", "semcom.codecs.learned_weights"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,7 +33,7 @@ class CapacityBound:
         self.name = name
         self.ratio = float(ratio)
         self.fallback = fallback
-        self.codec = build_codec(codec, **dict(codec_params or {}))
+        self.codec = build_codec(codec, device=device, **dict(codec_params or {}))
 
     def params(self) -> dict:
         return {"codec": self.codec.implementation, "fallback": self.fallback}
