@@ -230,4 +230,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # run the registry of the importable module (the one other modules register into), not this
+    # __main__ copy of it
+    from semcom.weights import main as _main
+
+    sys.exit(_main())

@@ -36,6 +36,7 @@ import hashlib
 import importlib
 import sys
 import types
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -82,8 +83,10 @@ def import_compressai():
         sys.modules["torchvision"], sys.modules["torchvision.transforms"] = tv, tv.transforms
         stubbed = ["torchvision", "torchvision.transforms"]
     try:
-        import compressai  # noqa: F401
-        import compressai.zoo  # noqa: F401
+        with warnings.catch_warnings():  # CompressAI 1.2.6's video models use a deprecated amp decorator
+            warnings.simplefilter("ignore", FutureWarning)
+            import compressai  # noqa: F401
+            import compressai.zoo  # noqa: F401
     except ImportError as exc:
         for key in [k for k in sys.modules if k == "compressai" or k.startswith("compressai.")]:
             del sys.modules[key]
