@@ -56,3 +56,23 @@ def test_corrupted_streams_give_an_image_or_a_decode_error(codec, astronaut):
         except DecodeError:
             outcomes.add("error")
     assert outcomes  # every attempt ended in one of the two, and the test process is alive
+
+
+def test_chain_corrupt_policy_shows_the_damaged_decode_and_marks_failure(astronaut):
+    """HEVC + LDPC just below its threshold: blocks fail; `corrupt` decodes what arrived (in the worker)."""
+    import torch
+
+    from semcom.channels import AWGN
+    from semcom.pipeline import build_pipeline
+    from semcom.randomness import generator
+
+    tiny = torch.stack([astronaut[:, 100:164, 200:264], astronaut[:, 300:364, 300:364]])
+    cfg = {"kind": "separate", "name": "hevc_ldpc", "codec": "hevc", "mcs": {"rate": 0.75, "qam": 16}, "codeword_bits": 1024}
+    out = {fb: build_pipeline(cfg, ratio=1 / 4, fallback=fb).transmit(tiny, 10.0, AWGN(), [generator(1), generator(2)])
+           for fb in ("grey", "corrupt")}
+    assert out["grey"].failed.all() and out["corrupt"].failed.all()
+    assert all(e > 0 for e in out["corrupt"].extras["block_errors"])
+    assert torch.all(out["grey"].reconstructions == 0.5)
+    # image 0: libde265 made a picture of the damaged stream (an 8-bit image); image 1: grey
+    rec = out["corrupt"].reconstructions[0]
+    assert not torch.all(rec == 0.5) and torch.equal(rec, (rec * 255).round() / 255)

@@ -85,6 +85,15 @@ def test_hevc_payload_rebuilds_the_encoders_file_byte_for_byte(crop):
     np.testing.assert_array_equal(whole.decode(heif, crop.shape[:2]), codec.decode(payload, crop.shape[:2]))
 
 
+def test_hevc_ladder_has_every_distinct_encoding(crop):
+    """libheif maps qualities 2k-1 and 2k to the same stream; the ladder keeps the even ones."""
+    codec = HEVCIntra()
+    tiny = crop[:32, :48]
+    assert codec.encode(tiny, 41) == codec.encode(tiny, 42) != codec.encode(tiny, 40)
+    assert codec.encode(tiny, 96) == codec.encode(tiny, 100)
+    assert list(codec.qualities) == list(range(0, 97, 2))
+
+
 def test_hevc_psy_off_is_the_bpg_setting_and_named(crop):
     codec = build_codec("hevc")
     assert codec.enc_params == {"x265:psy-rd": "0", "x265:psy-rdoq": "0"} and codec.chroma == 444
@@ -156,3 +165,17 @@ def test_bpg_falls_back_to_hevc_intra_without_the_programs(monkeypatch, tmp_path
     with pytest.raises(SemcomError, match="bad parameters for codec 'webp'"):
         build_codec("webp", method=9)
     assert isinstance(build_codec("jpeg"), JPEG)
+
+
+def test_rate_control_reuses_the_cached_ladder_as_a_bracket(crop):
+    codec, cache = JPEG(), EncodingCache()
+    pixels = crop.shape[0] * crop.shape[1]
+    first = fit_to_budget(codec, crop, 0.8 * pixels, cache)
+    misses = cache.misses
+    assert misses <= 2 + 7  # lowest, highest, then binary search over 95 qualities
+    for bpp in (0.7, 0.9, 1.3, 0.6):
+        before = cache.misses
+        enc = fit_to_budget(codec, crop, bpp * pixels, cache)
+        assert enc.bits <= bpp * pixels < cache.encode(codec, crop, enc.quality + 1).bits
+        assert cache.misses - before <= 7  # only the bracket between known ladder points is searched
+    assert first.quality == fit_to_budget(codec, crop, 0.8 * pixels, EncodingCache()).quality

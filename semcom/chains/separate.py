@@ -284,20 +284,21 @@ class SeparateChain:
             width_blocks *= 2
         return outcomes
 
-    def _reconstruct(self, o: Outcome, shape: tuple[int, int]) -> torch.Tensor:
-        """What the receiver shows for one outcome (fallback policy applied)."""
+    def _reconstruct(self, o: Outcome, shape: tuple[int, int]) -> tuple[torch.Tensor, bool]:
+        """What the receiver shows for one outcome (fallback policy applied), and whether it is
+        the source decoder's image of a stream whose every CRC passed (i.e. not a failure)."""
         if o.enc is None:
-            return fallback_image(self.fallback, (3, *shape))
+            return fallback_image(self.fallback, (3, *shape)), False
         sent = o.enc.data
         if o.ok and o.received[: len(sent)] == sent and not any(o.received[len(sent) :]):
-            return from_uint8(self.codec.decode(o.received, shape))  # fast path: exactly what was sent
+            return from_uint8(self.codec.decode(o.received, shape)), True  # fast path: exactly what was sent
         if o.ok or self.fallback == "corrupt":
-            # undetected errors (CRC passed, bits differ) or the corrupt policy: untrusted bytes
+            # undetected errors (every CRC passed, bits differ) or the corrupt policy: untrusted bytes
             try:
-                return from_uint8(self.codec.decode_untrusted(o.received, shape))
+                return from_uint8(self.codec.decode_untrusted(o.received, shape)), o.ok
             except DecodeError:
                 pass
-        return fallback_image(self.fallback, (3, *shape))
+        return fallback_image(self.fallback, (3, *shape)), False
 
     # ------------------------------------------------------------------ transmit
     def transmit(self, images: torch.Tensor, snr_db, channel: Channel, rng: Rng) -> Transmission:
@@ -312,10 +313,11 @@ class SeparateChain:
         recs, sent_bits, uses, failed = [], [], [], []
         extras = defaultdict(list)
         for i, o in enumerate(outcomes):
-            recs.append(self._reconstruct(o, (height, width)))
+            rec, shown = self._reconstruct(o, (height, width))
+            recs.append(rec)
             sent_bits.append(o.enc.bits if o.enc is not None else 0)
             uses.append(o.layout.coded_bits // o.mcs.bits_per_symbol if o.layout is not None else 0)
-            failed.append(not o.ok)
+            failed.append(not shown)
             extras["quality"].append(o.enc.quality if o.enc is not None else None)
             extras["codewords"].append(o.layout.count if o.layout is not None else 0)
             extras["block_errors"].append(o.block_errors)
@@ -434,7 +436,7 @@ class SeparateChain:
             if outs is None:
                 tried.append(f"{mcs.label}: abandoned (bound {ub:.3f})")
                 continue
-            quals = [self._quality(a, self._reconstruct(o, a.shape[:2])) for a, o in zip(arrays, outs)]
+            quals = [self._quality(a, self._reconstruct(o, a.shape[:2])[0]) for a, o in zip(arrays, outs)]
             mean = float(np.mean(quals)) if quals else float("-inf")
             tried.append(f"{mcs.label}: {mean:.3f} (bound {ub:.3f})")
             if best is None or mean > best[0]:

@@ -116,8 +116,13 @@ class EncodingCache:
         self.max_entries = max_entries
         self.disk_dir = Path(disk_dir).expanduser() if disk_dir else None
         self._store: OrderedDict[tuple, bytes] = OrderedDict()
+        self._sizes: dict[tuple[str, str], dict[int, int]] = {}
         self.hits = 0
         self.misses = 0
+
+    def known_sizes(self, codec: SourceCodec, digest: str) -> dict[int, int]:
+        """Bits of every encoding of the image ``digest`` seen so far, by quality (its ladder)."""
+        return self._sizes.get((codec.cache_key, digest), {})
 
     def _disk_path(self, key: tuple) -> Path | None:
         if self.disk_dir is None:
@@ -147,11 +152,13 @@ class EncodingCache:
         else:
             self.hits += 1
             self._store.move_to_end(key)
+        self._sizes.setdefault(key[:2], {})[int(quality)] = 8 * len(data)
         return Encoded(int(quality), data)
 
     def clear(self) -> None:
         """Forget the in-memory entries (files under ``disk_dir`` stay)."""
         self._store.clear()
+        self._sizes.clear()
         self.hits = self.misses = 0
 
 
@@ -165,25 +172,35 @@ def fit_to_budget(
     """Highest-quality encoding of ``image`` with at most ``max_bits`` bits, or None if none fits.
 
     Binary search over ``codec.qualities`` assuming size grows with quality (true for the codecs
-    here up to rare one-step wiggles; the result always fits the budget).
+    here up to rare one-step wiggles; the result always fits the budget). The search starts from
+    the bracket that the image's cached ladder already gives (the largest known quality that fits,
+    the smallest known one that does not), so a sweep over many budgets encodes each image only a
+    few more times per new budget.
     """
     qs = list(codec.qualities)
+    index = {q: i for i, q in enumerate(qs)}
     digest = image_digest(image)
-    lo, hi = 0, len(qs) - 1
-    best: Encoded | None = None
-    first = cache.encode(codec, image, qs[lo], digest)
-    if first.bits > max_bits:
-        return None
-    best = first
-    top = cache.encode(codec, image, qs[hi], digest)
-    if top.bits <= max_bits:
-        return top
-    # invariant: qs[lo] fits, qs[hi] does not
+    known = cache.known_sizes(codec, digest)
+    over = [index[q] for q, bits in known.items() if q in index and bits > max_bits]
+    hi = min(over) if over else None
+    fits = [index[q] for q, bits in known.items() if q in index and bits <= max_bits and (hi is None or index[q] < hi)]
+    lo = max(fits) if fits else None
+    # invariant once both are set: qs[lo] fits, qs[hi] does not
+    if lo is None:
+        if hi == 0:
+            return None
+        if cache.encode(codec, image, qs[0], digest).bits > max_bits:
+            return None
+        lo = 0
+    if hi is None:
+        top = cache.encode(codec, image, qs[-1], digest)
+        if top.bits <= max_bits:
+            return top
+        hi = len(qs) - 1
     while hi - lo > 1:
         mid = (lo + hi) // 2
-        enc = cache.encode(codec, image, qs[mid], digest)
-        if enc.bits <= max_bits:
-            lo, best = mid, enc
+        if cache.encode(codec, image, qs[mid], digest).bits <= max_bits:
+            lo = mid
         else:
             hi = mid
-    return best
+    return cache.encode(codec, image, qs[lo], digest)
