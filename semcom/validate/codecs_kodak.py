@@ -41,6 +41,9 @@ GRIDS = {
     "bpg": list(range(0, 51, 5)),  # 0.03 .. 1.3 bpp (HEVC intra: q = 2k - 1 and 2k are the same stream)
 }
 TOLERANCE_DB = 0.5
+#: Codecs checked against the tolerance. CompressAI's JPEG2000 curve came from ffmpeg's OpenJPEG
+#: wrapper (different settings): it is reported beside ours, not checked.
+CHECKED = ("bpg", "jpeg", "webp")
 
 
 def psnr_8bit(ref: np.ndarray, rec: np.ndarray) -> float:
@@ -104,9 +107,10 @@ def compare(curves: pd.DataFrame) -> pd.DataFrame:
             continue
         for bpp, ref in points:
             ours = interpolate(curve, bpp)
+            checked = codec.split(" ")[0] in CHECKED
             rows.append({"codec": codec, "implementation": curve.implementation.iloc[0], "bpp": bpp, "compressai_psnr": ref,
                          "ours_psnr": ours, "delta_db": None if ours is None else ours - ref,
-                         "within_0.5dB": None if ours is None else abs(ours - ref) <= TOLERANCE_DB})
+                         "within_0.5dB": None if ours is None or not checked else abs(ours - ref) <= TOLERANCE_DB})
     return pd.DataFrame(rows)
 
 
@@ -130,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     table = compare(pd.concat(curves))
     table.to_csv(out / "codecs_kodak_vs_compressai.csv", index=False)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    return 0 if table["within_0.5dB"].dropna().all() else 1
+    checked = table[table.codec.str.split(" ").str[0].isin(CHECKED)]
+    return 0 if checked["within_0.5dB"].notna().all() and checked["within_0.5dB"].all() else 1
 
 
 if __name__ == "__main__":
