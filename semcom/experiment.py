@@ -165,6 +165,7 @@ def run_job(
     recon = ReconstructionWriter(store_root / "reconstructions", select_images(v["save_reconstructions"], [it.name for it in dataset.items]))
     del stored
 
+    written = []
     batches = list(_batches(dataset.items, v["batch_size"]))
     cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
     bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
@@ -206,9 +207,11 @@ def run_job(
             row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
             rows.append(row)
             recon.save(row, rec[j], images[j], metrics=list(scores))
-        store.append(rows)
+        written.append(store.append(rows))
         bar.update(len(todo))
     bar.close()
+    # One part per finished job keeps a shared store quick to read for the jobs that follow.
+    store.compact(written)
 
     wanted = {row_key({**common, "image": it.name, "snr_db": float(snr)}) for snr in v["snr_db"] for it in dataset.items}
     df = store.load()

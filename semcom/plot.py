@@ -48,7 +48,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from semcom.errors import SemcomError  # noqa: E402
-from semcom.results import _atomic_write, load_results, metric_columns, t_half_width  # noqa: E402
+from semcom.results import atomic_write, load_results, metric_columns, t_half_width  # noqa: E402
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
@@ -219,7 +219,7 @@ def save_figure(fig, path_stem: str | Path) -> list[Path]:
     with plt.rc_context(RC):
         for ext in ("pdf", "png"):
             path = stem.with_name(f"{stem.name}.{ext}")
-            _atomic_write(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
+            atomic_write(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
             written.append(path)
     plt.close(fig)
     return written

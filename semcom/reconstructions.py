@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +29,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from semcom.errors import SemcomError
+from semcom.results import atomic_write
 
 FOLDER = "reconstructions"
 TEXT_KEY = "semcom"
@@ -76,13 +76,8 @@ def _write_png(path: Path, image: torch.Tensor, meta: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     info = PngImagePlugin.PngInfo()
     info.add_text(TEXT_KEY, json.dumps(meta, sort_keys=True, default=_json_default))
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
-    try:
-        Image.fromarray(_to_png_array(image)).save(tmp, format="PNG", pnginfo=info)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    pixels = Image.fromarray(_to_png_array(image))
+    atomic_write(path, lambda tmp: pixels.save(tmp, format="PNG", pnginfo=info))
 
 
 def _json_default(v):

@@ -80,7 +80,7 @@ class ResultStore:
         self.root.mkdir(parents=True, exist_ok=True)
         name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex[:16]}.parquet"
         path = self.root / name
-        _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+        atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
         return path
 
     def parts(self) -> list[Path]:
@@ -96,21 +96,22 @@ class ResultStore:
     def keys(self) -> set[tuple]:
         return key_set(self.load())
 
-    def compact(self) -> Path | None:
-        """Fold every current part into one (deduplicated) part; return it.
+    def compact(self, parts: list[Path] | None = None) -> Path | None:
+        """Fold ``parts`` (default: every current part) into one deduplicated part; return it.
 
         Safe beside concurrent writers and compactors: only the parts that were read are
         deleted, after the combined part is in place; a part appended meanwhile stays, and two
-        compactors at once leave two identical parts that reading deduplicates.
+        compactors at once leave two identical parts that reading deduplicates. The combined
+        part takes the time of the newest part it replaces, so newer parts still win over it.
         """
-        parts = self.parts()
+        parts = self.parts() if parts is None else sorted((p for p in parts if p is not None and p.exists()), key=_part_time)
         if len(parts) < 2:
             return parts[0] if parts else None
         df = load_parts(parts)
         newest = max(_part_time(p) for p in parts)
         name = f"part-{newest:020d}-{uuid.uuid4().hex[:16]}.parquet"
         out = self.root / name
-        _atomic_write(out, lambda tmp: df.to_parquet(tmp, index=False))
+        atomic_write(out, lambda tmp: df.to_parquet(tmp, index=False))
         for p in parts:
             p.unlink(missing_ok=True)
         return out
@@ -127,20 +128,32 @@ def _part_time(path: Path) -> int:
 
 
 def load_parts(parts: list[Path]) -> pd.DataFrame:
-    """Rows of the given part files in their order, duplicate keys dropped (the last wins)."""
-    frames = []
+    """Rows of the given part files in their order, duplicate keys dropped (the last wins).
+
+    Parts may have different columns (pipelines add their own extras); a column missing from a
+    part is null in its rows.
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    tables = []
     for p in parts:
         try:
-            frames.append(pd.read_parquet(p))
+            table = pq.read_table(p)
         except FileNotFoundError:  # compacted away meanwhile; its rows are in the newer part
             continue
-    frames = [f for f in frames if len(f)]
-    if not frames:
+        if table.num_rows:
+            tables.append(table.replace_schema_metadata(None))
+    if not tables:
         return pd.DataFrame(columns=list(KEY_COLUMNS))
-    return dedupe(pd.concat(frames, ignore_index=True))
+    try:
+        df = pa.concat_tables(tables, promote_options="permissive").to_pandas()
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # one column with incompatible types across parts
+        df = pd.concat([t.to_pandas() for t in tables], ignore_index=True)
+    return dedupe(df)
 
 
-def _atomic_write(path: Path, write) -> None:
+def atomic_write(path: Path, write) -> None:
     """Call ``write(tmp)`` on a unique temporary name beside ``path``, then rename into place."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:12]}.tmp")
     try:
@@ -255,9 +268,9 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".csv":
-        _atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
+        atomic_write(path, lambda tmp: df.to_csv(tmp, index=False, float_format="%.6g"))
     else:
-        _atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
+        atomic_write(path, lambda tmp: df.to_parquet(tmp, index=False))
     return path
 
 

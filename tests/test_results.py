@@ -177,3 +177,12 @@ class _nullcontext:
 
     def __exit__(self, *exc):
         return False
+
+
+def test_parts_with_different_columns_and_types(tmp_path):
+    store = ResultStore(tmp_path)
+    store.append([{**_rows("a", 1.0, [10.0])[0], "quality": 50}])
+    store.append([{**_rows("b", 1.0, [20.0])[0], "quality": None, "qam": 4}])
+    store.append([{**_rows("c", 1.0, [30.0])[0], "quality": "q-high"}])  # a codec with text qualities
+    df = store.load().set_index("pipeline")
+    assert len(df) == 3 and df.qam["b"] == 4 and np.isnan(df.qam["a"]) and df.quality["c"] == "q-high"

@@ -55,6 +55,7 @@ def test_first_job_of_a_sweep_is_checked_before_launch():
         preflight(["--config-dir", "/definitely/not/here", "+x=y"])
 
 
+@pytest.mark.filterwarnings("ignore:\\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
 def test_launcher_configs():
     slurm = compose(["hydra/launcher=slurm", "hydra.launcher.partition=gpu", "hydra.launcher.timeout_min=30"], return_hydra_config=True)
     launcher = slurm.hydra.launcher
