@@ -116,7 +116,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
         "dataset": dataset.name,
         "pipeline": pipeline.name,
         "checkpoint": checkpoint,
-        "channel": channel.name,
+        "channel": channel.label,
         "ratio": v["ratio"],
         "seed": v["seed"],
         "pipeline_params": json.dumps(pipeline.params(), sort_keys=True, default=str),
@@ -127,7 +127,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
 
     batches = list(_batches(dataset.items, v["batch_size"]))
     cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
-    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
+    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
     for snr, batch in cells:
         todo = [it for it in batch if row_key({**common, "image": it.name, "snr_db": snr}) not in done]
         bar.update(len(batch) - len(todo))
@@ -158,6 +158,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
                 "height": height,
                 "width": width,
             }
+            row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
             row.update({k: vals[j] for k, vals in tx.extras.items()})
             row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
             rows.append(row)
