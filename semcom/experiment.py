@@ -124,7 +124,7 @@ def run_job(
     figures when ``plots``, default ``cfg.plots``). Keys already in the store are skipped unless
     ``force`` (default ``cfg.force``), as long as the stored row has every requested metric
     (with the same checkpoint) and, for images in ``save_reconstructions``, its PNG exists.
-    A store that holds rows of this pipeline or channel name made with other parameters is
+    A store that holds rows of this pipeline name made with other parameters is
     refused (the rows could not be told apart): give the variant its own ``pipeline.name``, or
     recompute with ``force``. ``job_num`` (the Hydra multirun job index) picks the GPU for
     ``device=auto`` (see :mod:`semcom.devices`).
@@ -150,7 +150,7 @@ def run_job(
         "dataset": dataset.name,
         "pipeline": pipeline.name,
         "checkpoint": checkpoint,
-        "channel": channel.name,
+        "channel": channel.label,
         "ratio": v["ratio"],
         "seed": v["seed"],
         "pipeline_params": json.dumps(pipeline.params(), sort_keys=True, default=str),
@@ -168,7 +168,7 @@ def run_job(
     written = []
     batches = list(_batches(dataset.items, v["batch_size"]))
     cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
-    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
+    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
     for snr, batch in cells:
         todo = []
         for it in batch:
@@ -203,6 +203,7 @@ def run_job(
                 "height": height,
                 "width": width,
             }
+            row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
             row.update({k: vals[j] for k, vals in tx.extras.items()})
             row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
             rows.append(row)
@@ -245,12 +246,13 @@ def _json_diff(a: str, b: str) -> str:
 
 
 def check_store_consistent(stored: pd.DataFrame, common: dict, quantize_out: bool, root: Path, force: bool) -> None:
-    """Refuse to mix rows of one pipeline (or channel) name made with different settings.
+    """Refuse to mix rows of one pipeline name made with different settings.
 
-    The key names a pipeline by ``name`` (+ checkpoint) and a channel by ``name``; rows of
-    ``jpeg_ldpc`` with ``qam=4`` and ``qam=16`` in one store could not be told apart, and a
-    resumed job would skip keys computed with other settings. ``force`` recomputes anyway (the new
-    rows supersede the old ones at the same keys).
+    The key names a pipeline by ``name`` (+ checkpoint); rows of ``jpeg_ldpc`` with ``qam=4`` and
+    ``qam=16`` in one store could not be told apart, and a resumed job would skip keys computed
+    with other settings. (A channel is keyed by its label, which already names its non-default
+    settings: ``rayleigh_block[coherence=64]``.) ``force`` recomputes anyway (the new rows
+    supersede the old ones at the same keys).
     """
     if not len(stored) or force:
         return
@@ -266,13 +268,6 @@ def check_store_consistent(stored: pd.DataFrame, common: dict, quantize_out: boo
             q = json.loads(text).get("quantize", True)
             if bool(q) != quantize_out:
                 raise SemcomError(f"{root} already holds rows of pipeline {common['pipeline']!r} scored with quantize={q}: {fix}")
-    same_chan = stored[stored["channel"] == common["channel"]]
-    if "channel_params" in same_chan.columns:
-        for text in same_chan["channel_params"].dropna().unique():
-            if text != common["channel_params"]:
-                raise SemcomError(f"{root} already holds rows of channel {common['channel']!r} with other parameters "
-                                  f"({_json_diff(text, common['channel_params'])}): give this channel its own name, "
-                                  "use another results_dir or hydra.sweep.dir, or force=true to recompute")
 
 
 def _finite_or_nan(x: float) -> float:

@@ -14,6 +14,9 @@ Schema (one row per image x pipeline x channel x SNR x ratio x seed); the key co
     <metric>      one column per metric, named as in the config (psnr, ssim, ms_ssim, ...)
     extras        per pipeline: quality, codec, code_rate, qam, codewords, block_errors,
                   ebn0_db, capacity_bits
+    pilot_uses    channel uses spent on pilots (csi=ls), not counted in channel_uses / ratio_used;
+                  OFDM channels add padding_uses (zero padding of the last slot) and cp_uses
+                  (cyclic prefix samples)
     pipeline_params, channel_params, config, metric_checkpoints
                   JSON of the settings that produced the row (``config``: the whole job config)
 
@@ -56,6 +59,7 @@ POINT_COLUMNS = ("dataset", "pipeline", "checkpoint", "channel", "ratio", "snr_d
 STAT_COLUMNS = ("bits", "channel_uses", "bpp", "ratio_used", "failed", "height", "width")
 NON_METRIC = set(KEY_COLUMNS) | set(STAT_COLUMNS) | {
     "quality", "codec", "code_rate", "qam", "codewords", "block_errors", "ebn0_db", "capacity_bits",
+    "pilot_uses", "padding_uses", "cp_uses",
     "pipeline_params", "channel_params", "config", "metric_checkpoints", "device",
 }
 #: Folder name of a store inside a run, sweep or results folder.

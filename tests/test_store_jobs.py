@@ -59,10 +59,11 @@ def test_store_refuses_rows_of_the_same_name_with_other_settings(tmp_path, small
     run_job(_cfg(small_folder, "snr_db=[5]"), tmp_path / "a", progress=False, store_dir=tmp_path / "s")
     with pytest.raises(SemcomError, match=r"pipeline 'jpeg_capacity' with other parameters \(fallback: 'grey' -> 'black'\).*pipeline.name="):
         run_job(_cfg(small_folder, "snr_db=[5]", "fallback=black"), tmp_path / "b", progress=False, store_dir=tmp_path / "s")
+    # a channel's key is its label, which names its non-default settings: both coexist
     run_job(_cfg(small_folder, "snr_db=[5]", "channel=rayleigh_block"), tmp_path / "c", progress=False, store_dir=tmp_path / "s")
-    with pytest.raises(SemcomError, match=r"channel 'rayleigh_block' with other parameters \(coherence: None -> 64\)"):
-        run_job(_cfg(small_folder, "snr_db=[5]", "channel=rayleigh_block", "channel.coherence=64"), tmp_path / "c", progress=False,
-                store_dir=tmp_path / "s")
+    df = run_job(_cfg(small_folder, "snr_db=[5]", "channel=rayleigh_block", "channel.coherence=64"), tmp_path / "c2", progress=False,
+                 store_dir=tmp_path / "s")
+    assert set(df.channel) == {"rayleigh_block[coherence=64]"}
     df = run_job(_cfg(small_folder, "snr_db=[5]", "fallback=black", "pipeline.name=jpeg_capacity_black"), tmp_path / "d",
                  progress=False, store_dir=tmp_path / "s")
     assert set(ResultStore(tmp_path / "s" / "results.parts").load().pipeline) == {"jpeg_capacity", "jpeg_capacity_black"} and len(df) == 2
