@@ -3,7 +3,13 @@
 :func:`run_job` is Hydra-free (it takes a config mapping and an output folder), so it serves
 ``python -m semcom.run`` and Python users alike. Rows are appended to
 ``<out>/results.parts/`` after every batch; on completion ``results.parquet``, ``summary.csv`` and
-the figures are written. A re-run into the same folder skips rows already present.
+the figures are written. A re-run into the same folder skips rows already present (and scored
+with every requested metric).
+
+Images are processed batch by batch, every SNR point of a batch in turn, so the reference side of
+a per-image metric (LPIPS/DISTS features) is prepared once per batch (and remembered across the
+jobs of a sweep, see semcom.set_points). Set metrics (FID, KID, IS) store per-image features in
+``<out>/features.parts/`` and are computed per point at the end into ``points.parquet``.
 """
 
 from __future__ import annotations
@@ -24,10 +30,11 @@ from semcom.channels import build_channel
 from semcom.conventions import check_snr_list, parse_ratio
 from semcom.data import load_dataset
 from semcom.errors import SemcomError
-from semcom.metrics import get_metric
+from semcom.metrics import metric_list, select_metrics
 from semcom.pipeline import FALLBACKS, build_pipeline
 from semcom.randomness import generator, image_seed
 from semcom.results import ResultStore, row_key, write_outputs
+from semcom.set_points import RECONSTRUCTION, FeatureStore, compute_points, key_text, reference_state, take
 
 log = logging.getLogger(__name__)
 
@@ -55,12 +62,7 @@ def validate(cfg: Mapping) -> dict:
         if key not in cfg:
             raise SemcomError(f"config has no {key!r}: run through python -m semcom.run, or give {key}=...")
     metrics = cfg["metrics"]
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if not metrics:
-        raise SemcomError("metrics is empty: choose at least one, e.g. metrics=[psnr,ssim,ms_ssim]")
-    for name in metrics:
-        get_metric(name)  # raises with the list of valid names
+    metric_list(metrics)  # raises on an empty list or an unknown name, listing the valid ones
     fallback = cfg.get("fallback", "grey")
     if fallback not in FALLBACKS:
         raise SemcomError(f"fallback={fallback!r} is unknown: choose one of {', '.join(FALLBACKS)}")
@@ -74,7 +76,7 @@ def validate(cfg: Mapping) -> dict:
     return {
         "snr_db": check_snr_list(cfg["snr_db"]),
         "ratio": parse_ratio(cfg["ratio"]),
-        "metrics": list(metrics),
+        "metrics": metrics if isinstance(metrics, str) else list(metrics),
         "seed": seed,
         "fallback": fallback,
         "batch_size": batch,
@@ -105,12 +107,21 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
     dataset = load_dataset(ds_cfg.get("name", "builtin"), ds_cfg.get("path"), ds_cfg.get("limit"), bool(ds_cfg.get("convert", False)))
     pipeline = build_pipeline(plain["pipeline"], ratio=v["ratio"], fallback=v["fallback"], device=device)
     channel = build_channel(plain["channel"]).to(device)
-    metrics = [get_metric(name) for name in v["metrics"]]
+    metrics, skipped = select_metrics(v["metrics"])
+    for name, why in skipped.items():
+        log.warning("metric %s skipped: %s", name, why)
+    per_image = [m for m in metrics if m.per_image]
+    set_metrics = [m for m in metrics if not m.per_image]
+    extractors = {}  # feature_id -> the set metric that computes those features (FID and KID share)
+    for m in set_metrics:
+        extractors.setdefault(m.feature_id, m)
     quantize_out = bool(plain.get("quantize", True))
 
     out_dir = Path(out_dir)
     store = ResultStore(out_dir / "results.parts")
-    done = set() if force else store.keys()
+    features = FeatureStore(out_dir / "features.parts")
+    done = {} if force else _scored_rows(store)
+    stored = {} if force or not set_metrics else features.load()
     checkpoint = str(plain["pipeline"].get("checkpoint") or "")
     common = {
         "dataset": dataset.name,
@@ -124,52 +135,98 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
         "config": json.dumps(plain, sort_keys=True, default=str),
         "metric_checkpoints": json.dumps({m.name: m.checkpoint for m in metrics}, sort_keys=True),
     }
+    wanted_names = {m.name for m in metrics}
+
+    def is_done(key) -> bool:
+        if not wanted_names <= done.get(key, set()):
+            return False
+        return all((fid, RECONSTRUCTION, key_text(key)) in stored for fid in extractors)
 
     batches = list(_batches(dataset.items, v["batch_size"]))
-    cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
     bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
-    for snr, batch in cells:
-        todo = [it for it in batch if row_key({**common, "image": it.name, "snr_db": snr}) not in done]
-        bar.update(len(batch) - len(todo))
-        if not todo:
-            continue
-        images = torch.stack([it.image for it in todo]).to(device)
-        rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
-        with torch.no_grad():
-            tx = pipeline.transmit(images, snr, channel, rngs)
-        rec = tx.reconstructions.to(device)
-        if not torch.isfinite(rec).all():
-            raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
-        rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
-        scores = {m.name: m(images, rec).cpu().tolist() for m in metrics}
-        _, _, height, width = images.shape
-        rows = []
-        for j, item in enumerate(todo):
-            bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
-            row = {
-                **common,
-                "image": item.name,
-                "snr_db": float(snr),
-                "bits": bits,
-                "channel_uses": uses,
-                "bpp": bits / (height * width),
-                "ratio_used": uses / (3 * height * width),
-                "failed": bool(tx.failed[j]),
-                "height": height,
-                "width": width,
-            }
-            row.update({k: vals[j] for k, vals in tx.extras.items()})
-            row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
-            rows.append(row)
-        store.append(rows)
-        bar.update(len(todo))
+    for batch in batches:
+        images = None
+        states = {}  # per-image metric -> reference state of the whole batch
+        for snr in v["snr_db"]:
+            keys = [row_key({**common, "image": it.name, "snr_db": snr}) for it in batch]
+            index = [j for j, key in enumerate(keys) if not is_done(key)]
+            bar.update(len(batch) - len(index))
+            if not index:
+                continue
+            if images is None:
+                images = torch.stack([it.image for it in batch]).to(device)
+            todo = [batch[j] for j in index]
+            sub = images[torch.as_tensor(index, device=device)] if len(index) < len(batch) else images
+            rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
+            with torch.no_grad():
+                tx = pipeline.transmit(sub, snr, channel, rngs)
+            rec = tx.reconstructions.to(device)
+            if not torch.isfinite(rec).all():
+                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
+            rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
+            scores = {}
+            for m in per_image:
+                if m.name not in states:
+                    states[m.name] = reference_state(m, images)
+                with torch.no_grad():
+                    scores[m.name] = m.score(take(states[m.name], index, len(batch)), rec).cpu().tolist()
+            texts = [key_text(keys[j]) for j in index]
+            for fid, m in extractors.items():
+                feats = m.features(rec)
+                features.append(fid, RECONSTRUCTION, texts, feats)
+                for text, f in zip(texts, feats):
+                    stored[(fid, RECONSTRUCTION, text)] = f.float().numpy()
+            _, _, height, width = sub.shape
+            rows = []
+            for j, item in enumerate(todo):
+                bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
+                row = {
+                    **common,
+                    "image": item.name,
+                    "snr_db": float(snr),
+                    "bits": bits,
+                    "channel_uses": uses,
+                    "bpp": bits / (height * width),
+                    "ratio_used": uses / (3 * height * width),
+                    "failed": bool(tx.failed[j]),
+                    "height": height,
+                    "width": width,
+                }
+                row.update({k: vals[j] for k, vals in tx.extras.items()})
+                row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
+                rows.append(row)
+            store.append(rows)
+            bar.update(len(todo))
     bar.close()
 
     wanted = {row_key({**common, "image": it.name, "snr_db": snr}) for snr in v["snr_db"] for it in dataset.items}
     df = store.load()
     df = df[[row_key(r) in wanted for r in df.to_dict("records")]].reset_index(drop=True)
-    write_outputs(df, out_dir, plots=bool(plain.get("plots", True)))
+    point_rows = [
+        ({"dataset": dataset.name, "pipeline": pipeline.name, "checkpoint": checkpoint, "channel": channel.name,
+          "ratio": v["ratio"], "snr_db": float(snr), "seed": v["seed"]},
+         [key_text(row_key({**common, "image": it.name, "snr_db": snr})) for it in dataset.items])
+        for snr in v["snr_db"]
+    ]
+    points = compute_points(set_metrics, stored, features, dataset.items, dataset.name, point_rows, device)
+    write_outputs(df, out_dir, plots=bool(plain.get("plots", True)), points=points if len(points) else None)
     return df
+
+
+def _scored_rows(store: ResultStore) -> dict[tuple, set[str]]:
+    """{row key: names of the metrics that row was scored with} for the stored rows."""
+    df = store.load()
+    if not len(df):
+        return {}
+    out = {}
+    recorded = df["metric_checkpoints"] if "metric_checkpoints" in df.columns else [None] * len(df)
+    for rec, text in zip(df.to_dict("records"), recorded):
+        try:
+            names = set(json.loads(text)) if isinstance(text, str) else set()
+        except ValueError:
+            names = set()
+        out[row_key(rec)] = names
+    return out
 
 
 def _finite_or_nan(x: float) -> float:

@@ -25,6 +25,8 @@ class MergeResults(Callback):
             log.warning("no job results under %s to merge", sweep_dir)
             return
         df = dedupe(pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True))
-        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)))
+        point_tables = sorted(sweep_dir.glob("*/points.parquet"))
+        points = pd.concat([pd.read_parquet(t) for t in point_tables], ignore_index=True) if point_tables else None
+        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points)
         log.info("merged %d jobs, %d rows -> %s", len(tables), len(df), written["results"])
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")

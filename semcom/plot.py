@@ -26,7 +26,8 @@ logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting 
 plt.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
 
 MARKERS = "osD^v<>pXh*"
-LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
+LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (alex)", "lpips_vgg": "LPIPS (vgg)",
+          "dists": "DISTS", "fid": "FID (biased at small n)", "kid": "KID", "is": "Inception Score"}
 
 
 def _style(names: list[str]) -> dict[str, dict]:

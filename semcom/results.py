@@ -124,8 +124,12 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index().sort_values(group_cols).reset_index(drop=True)
 
 
-def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True) -> dict[str, Path]:
-    """Write ``results.parquet``, ``summary.csv`` and (optionally) the figures into ``out_dir``."""
+def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True, points: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write ``results.parquet``, ``summary.csv`` and (optionally) the figures into ``out_dir``.
+
+    ``points``: the per-point table of set metrics (FID, KID, IS; semcom.set_points), written as
+    ``points.parquet`` and ``points.csv``, with a figure per set metric.
+    """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written = {}
@@ -137,11 +141,21 @@ def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = Tr
     summary = summarize(df)
     summary.to_csv(out_dir / "summary.csv", index=False, float_format="%.6g")
     written["summary"] = out_dir / "summary.csv"
+    if points is not None and len(points):
+        tmp = out_dir / ".points.parquet.tmp"
+        points.to_parquet(tmp, index=False)
+        os.replace(tmp, out_dir / "points.parquet")
+        points.to_csv(out_dir / "points.csv", index=False, float_format="%.6g")
+        written["points"] = out_dir / "points.parquet"
     if plots and len(df):
         from semcom.plot import plot_metrics_vs_snr
 
         for path in plot_metrics_vs_snr(df, out_dir / "figures"):
             written[path.name] = path
+        if points is not None and len(points):
+            set_cols = [c for c in ("fid", "kid", "is") if c in points.columns]
+            for path in plot_metrics_vs_snr(points, out_dir / "figures", set_cols):
+                written[path.name] = path
     return written
 
 
