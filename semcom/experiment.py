@@ -135,10 +135,12 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
         "config": json.dumps(plain, sort_keys=True, default=str),
         "metric_checkpoints": json.dumps({m.name: m.checkpoint for m in metrics}, sort_keys=True),
     }
-    wanted_names = {m.name for m in metrics}
+    wanted_checkpoints = {m.name: m.checkpoint for m in metrics}
 
     def is_done(key) -> bool:
-        if not wanted_names <= done.get(key, set()):
+        """Row stored, scored by every requested metric with the same weights, features stored."""
+        scored = done.get(key)
+        if scored is None or any(scored.get(name, _MISSING) != ckpt for name, ckpt in wanted_checkpoints.items()):
             return False
         return all((fid, RECONSTRUCTION, key_text(key)) in stored for fid in extractors)
 
@@ -213,8 +215,11 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
     return df
 
 
-def _scored_rows(store: ResultStore) -> dict[tuple, set[str]]:
-    """{row key: names of the metrics that row was scored with} for the stored rows."""
+_MISSING = object()
+
+
+def _scored_rows(store: ResultStore) -> dict[tuple, dict]:
+    """{row key: {metric name: checkpoint}} for the stored rows (their ``metric_checkpoints``)."""
     df = store.load()
     if not len(df):
         return {}
@@ -222,10 +227,10 @@ def _scored_rows(store: ResultStore) -> dict[tuple, set[str]]:
     recorded = df["metric_checkpoints"] if "metric_checkpoints" in df.columns else [None] * len(df)
     for rec, text in zip(df.to_dict("records"), recorded):
         try:
-            names = set(json.loads(text)) if isinstance(text, str) else set()
+            scored = json.loads(text) if isinstance(text, str) else {}
         except ValueError:
-            names = set()
-        out[row_key(rec)] = names
+            scored = {}
+        out[row_key(rec)] = scored
     return out
 
 

@@ -103,7 +103,11 @@ def _nbytes(state) -> int:
 
 
 def reference_state(metric: Metric, images: torch.Tensor):
-    """``metric.prepare(images)``, remembered (LRU, at most REFERENCE_STATE_BYTES) by content."""
+    """``metric.prepare(images)``, remembered (LRU, at most REFERENCE_STATE_BYTES) by content.
+
+    Metrics whose reference side is the images themselves (PSNR, SSIM, ...) are not cached."""
+    if type(metric).prepare is Metric.prepare:
+        return metric.prepare(images)
     key = (metric.name, metric.checkpoint, str(images.device), tuple(images.shape), image_digest(images))
     if key in _REFERENCE_STATES:
         _REFERENCE_STATES.move_to_end(key)
@@ -150,6 +154,9 @@ def compute_points(set_metrics: list[SetMetric], stored: dict, store: FeatureSto
                 stored[(m.feature_id, REFERENCE, ref_keys[it.name])] = f.float().numpy()
         refs[m.feature_id] = torch.from_numpy(np.stack([stored[(m.feature_id, REFERENCE, ref_keys[it.name])] for it in items])).double()
     checkpoints = json.dumps({m.name: m.checkpoint for m in set_metrics}, sort_keys=True)
+    if any(m.name == "fid" for m in set_metrics) and len(items) < FID_RELIABLE_N:
+        log.warning("fid on n=%d images per point is biased upward (FID needs thousands of images): "
+                    "compare FIDs only at equal n (points.parquet: fid_n)", len(items))
     rows = []
     for point, keys in point_rows:
         row = dict(point)

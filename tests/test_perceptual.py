@@ -87,3 +87,18 @@ def test_dists_reproduces_published_example():
     strong = torch.nn.functional.avg_pool2d(crop, 9, stride=1, padding=4, count_include_pad=False)
     d = m(torch.cat([crop, crop]), torch.cat([mild, strong]))
     assert 0 < d[0].item() < d[1].item()
+
+
+def test_prepared_reference_reused_and_subset(lpips_imgs):
+    """The runner prepares a batch's reference once and scores any subset of it against it."""
+    from semcom.set_points import reference_state, take
+
+    ref, p0, p1 = lpips_imgs
+    m = get_metric("lpips").load()
+    refs, recs = torch.cat([ref, p0]), torch.cat([p1, p1])
+    state = reference_state(m, refs)
+    assert reference_state(m, refs) is state  # remembered by content
+    full = m.score(state, recs)
+    sub = m.score(take(state, [1], 2), recs[1:])
+    assert sub.item() == pytest.approx(full[1].item(), abs=1e-6)
+    assert sub.item() == pytest.approx(m(p0, p1).item(), abs=1e-6)
