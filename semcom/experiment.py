@@ -127,7 +127,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
         "dataset": dataset.name,
         "pipeline": pipeline.name,
         "checkpoint": checkpoint,
-        "channel": channel.name,
+        "channel": channel.label,
         "ratio": v["ratio"],
         "seed": v["seed"],
         "pipeline_params": json.dumps(pipeline.params(), sort_keys=True, default=str),
@@ -145,7 +145,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
         return all((fid, RECONSTRUCTION, key_text(key)) in stored for fid in extractors)
 
     batches = list(_batches(dataset.items, v["batch_size"]))
-    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
+    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
     for batch in batches:
         images = None
         states = {}  # per-image metric -> reference state of the whole batch
@@ -194,6 +194,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
                     "height": height,
                     "width": width,
                 }
+                row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
                 row.update({k: vals[j] for k, vals in tx.extras.items()})
                 row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
                 rows.append(row)
@@ -205,7 +206,7 @@ def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: boo
     df = store.load()
     df = df[[row_key(r) in wanted for r in df.to_dict("records")]].reset_index(drop=True)
     point_rows = [
-        ({"dataset": dataset.name, "pipeline": pipeline.name, "checkpoint": checkpoint, "channel": channel.name,
+        ({"dataset": dataset.name, "pipeline": pipeline.name, "checkpoint": checkpoint, "channel": channel.label,
           "ratio": v["ratio"], "snr_db": float(snr), "seed": v["seed"]},
          [key_text(row_key({**common, "image": it.name, "snr_db": snr})) for it in dataset.items])
         for snr in v["snr_db"]

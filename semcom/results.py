@@ -13,6 +13,9 @@ Schema (one row per image x pipeline x channel x SNR x ratio x seed); the key co
     <metric>      one column per metric, named as in the config (psnr, ssim, ms_ssim, ...)
     extras        per pipeline: quality, codec, code_rate, qam, codewords, block_errors,
                   ebn0_db, capacity_bits
+    pilot_uses    channel uses spent on pilots (csi=ls), not counted in channel_uses / ratio_used;
+                  OFDM channels add padding_uses (zero padding of the last slot) and cp_uses
+                  (cyclic prefix samples)
     pipeline_params, channel_params, config   JSON of the settings that produced the row
 
 A :class:`ResultStore` is a folder of part files (``part-*.parquet``), each written to a
@@ -36,6 +39,7 @@ POINT_COLUMNS = ("dataset", "pipeline", "checkpoint", "channel", "ratio", "snr_d
 STAT_COLUMNS = ("bits", "channel_uses", "bpp", "ratio_used", "failed", "height", "width")
 NON_METRIC = set(KEY_COLUMNS) | set(STAT_COLUMNS) | {
     "quality", "codec", "code_rate", "qam", "codewords", "block_errors", "ebn0_db", "capacity_bits",
+    "pilot_uses", "padding_uses", "cp_uses",
     "pipeline_params", "channel_params", "config", "metric_checkpoints",
 }
 

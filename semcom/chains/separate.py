@@ -6,9 +6,10 @@ Per image (H x W), at bandwidth ratio rho:
    QAM with m bits per symbol;
 2. code blocks: 5G LDPC at ``code_rate`` with a CRC24A per block (:mod:`semcom.codecs.ldpc`);
    the source codec picks the highest quality whose file fits the blocks that fit the budget;
-3. Sionna QAM mapper (Gray, unit average energy) -> channel -> zero-forcing equalisation with
-   perfect CSI -> Sionna "app" demapper fed each symbol's effective noise N0/|h|^2 -> batched
-   BP decoding -> CRC per block;
+3. Sionna QAM mapper (Gray, unit average energy) -> channel -> the channel's configured receiver
+   (CSI and equaliser, ``ChannelOutput.llr_inputs``) -> Sionna "app" demapper fed each symbol's
+   effective noise after equalisation, (N0 + CSI error variance)/|h_est|^2 -> batched BP
+   decoding -> CRC per block;
 4. any block failing its CRC loses the image: the receiver shows the fallback (grey by default;
    ``corrupt`` tries the source decoder on the erroneous bits) and the row is marked failed.
 
@@ -128,7 +129,7 @@ class SeparateChain:
             coded = self.code.encode(bytes_to_bits(enc.data).to(self.device), layout)
             x = self.mapper(coded.reshape(1, -1))
             out = channel(x, snrs[i].to(self.device), _row_rng(rng, i))
-            x_hat, n0_eff = out.equalize("zf")
+            x_hat, n0_eff = out.llr_inputs()
             llrs[i] = self.demapper(x_hat, n0_eff).reshape(layout.count, layout.n)
             encoded[i], layouts[i] = enc, layout
 
