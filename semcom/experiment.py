@@ -5,7 +5,12 @@
 (``<results dir>/results.parts/``: the run folder, the sweep folder shared by all jobs of a
 multirun, or ``results_dir``) after every batch; on completion the job's ``results.parquet``,
 ``summary.csv`` and figures are written into its output folder. A re-run against the same store
-skips the keys already there (``force=true`` recomputes them).
+skips the keys already there and scored with every requested metric (``force=true`` recomputes).
+
+Images are processed batch by batch, every SNR point of a batch in turn, so the reference side of
+a per-image metric (LPIPS/DISTS features) is prepared once per batch (and remembered across the
+jobs of a sweep, see semcom.set_points). Set metrics (FID, KID, IS) store per-image features in
+``<results dir>/features.parts/`` and are computed per point at the end into ``points.parquet``.
 """
 
 from __future__ import annotations
@@ -26,12 +31,13 @@ from semcom.channels import build_channel
 from semcom.conventions import check_snr_list, parse_ratio
 from semcom.data import load_dataset
 from semcom.errors import SemcomError
-from semcom.metrics import get_metric
+from semcom.metrics import metric_list, select_metrics
 from semcom.pipeline import FALLBACKS, build_pipeline
 from semcom.randomness import generator, image_seed
 from semcom.devices import select_device
 from semcom.reconstructions import ReconstructionWriter, select_images
 from semcom.results import PARTS_DIR, ResultStore, key_list, row_key, write_outputs
+from semcom.set_points import RECONSTRUCTION, FeatureStore, compute_points, key_text, reference_state, take
 
 log = logging.getLogger(__name__)
 
@@ -54,12 +60,7 @@ def validate(cfg: Mapping) -> dict:
         if key not in cfg:
             raise SemcomError(f"config has no {key!r}: run through python -m semcom.run, or give {key}=...")
     metrics = cfg["metrics"]
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if not metrics:
-        raise SemcomError("metrics is empty: choose at least one, e.g. metrics=[psnr,ssim,ms_ssim]")
-    for name in metrics:
-        get_metric(name)  # raises with the list of valid names
+    metric_list(metrics)  # raises on an empty list or an unknown name, listing the valid ones
     fallback = cfg.get("fallback", "grey")
     if fallback not in FALLBACKS:
         raise SemcomError(f"fallback={fallback!r} is unknown: choose one of {', '.join(FALLBACKS)}")
@@ -82,7 +83,7 @@ def validate(cfg: Mapping) -> dict:
     return {
         "snr_db": check_snr_list(cfg["snr_db"]),
         "ratio": parse_ratio(cfg["ratio"]),
-        "metrics": list(metrics),
+        "metrics": metrics if isinstance(metrics, str) else list(metrics),
         "seed": seed,
         "fallback": fallback,
         "batch_size": batch,
@@ -138,12 +139,20 @@ def run_job(
     dataset = load_dataset(ds_cfg.get("name", "builtin"), ds_cfg.get("path"), ds_cfg.get("limit"), bool(ds_cfg.get("convert", False)))
     pipeline = build_pipeline(plain["pipeline"], ratio=v["ratio"], fallback=v["fallback"], device=device)
     channel = build_channel(plain["channel"]).to(device)
-    metrics = [get_metric(name) for name in v["metrics"]]
+    metrics, skipped = select_metrics(v["metrics"])
+    for name, why in skipped.items():
+        log.warning("metric %s skipped: %s", name, why)
+    per_image = [m for m in metrics if m.per_image]
+    set_metrics = [m for m in metrics if not m.per_image]
+    extractors = {}  # feature_id -> the set metric that computes those features (FID and KID share)
+    for m in set_metrics:
+        extractors.setdefault(m.feature_id, m)
     quantize_out = bool(plain.get("quantize", True))
 
     out_dir = Path(out_dir)
     store_root = Path(store_dir or v["results_dir"] or out_dir)
     store = ResultStore(store_root / PARTS_DIR)
+    features = FeatureStore(store_root / "features.parts")
     checkpoint = str(plain["pipeline"].get("checkpoint") or "")
     metric_checkpoints = {m.name: m.checkpoint for m in metrics}
     common = {
@@ -162,54 +171,74 @@ def run_job(
     stored = store.load()
     check_store_consistent(stored, common, quantize_out, store_root, force)
     done = set() if force else done_keys(stored, metric_checkpoints)
-    recon = ReconstructionWriter(store_root / "reconstructions", select_images(v["save_reconstructions"], [it.name for it in dataset.items]))
     del stored
+    stored_features = {} if force or not set_metrics else features.load()
+    recon = ReconstructionWriter(store_root / "reconstructions", select_images(v["save_reconstructions"], [it.name for it in dataset.items]))
+
+    def is_done(key, key_row) -> bool:
+        """Row stored and scored by every requested metric (same weights), features and PNG stored."""
+        if key not in done or recon.missing(key_row):
+            return False
+        return all((fid, RECONSTRUCTION, key_text(key)) in stored_features for fid in extractors)
 
     written = []
-    batches = list(_batches(dataset.items, v["batch_size"]))
-    cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
     bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
-    for snr, batch in cells:
-        todo = []
-        for it in batch:
-            key_row = {**common, "image": it.name, "snr_db": float(snr)}
-            if row_key(key_row) not in done or recon.missing(key_row):
-                todo.append(it)
-        bar.update(len(batch) - len(todo))
-        if not todo:
-            continue
-        images = torch.stack([it.image for it in todo]).to(device)
-        rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
-        with torch.no_grad():
-            tx = pipeline.transmit(images, snr, channel, rngs)
-        rec = tx.reconstructions.to(device)
-        if not torch.isfinite(rec).all():
-            raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
-        rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
-        scores = {m.name: m(images, rec).cpu().tolist() for m in metrics}
-        _, _, height, width = images.shape
-        rows = []
-        for j, item in enumerate(todo):
-            bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
-            row = {
-                **common,
-                "image": item.name,
-                "snr_db": float(snr),
-                "bits": bits,
-                "channel_uses": uses,
-                "bpp": bits / (height * width),
-                "ratio_used": uses / (3 * height * width),
-                "failed": bool(tx.failed[j]),
-                "height": height,
-                "width": width,
-            }
-            row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
-            row.update({k: vals[j] for k, vals in tx.extras.items()})
-            row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
-            rows.append(row)
-            recon.save(row, rec[j], images[j], metrics=list(scores))
-        written.append(store.append(rows))
-        bar.update(len(todo))
+    for batch in _batches(dataset.items, v["batch_size"]):
+        images = None
+        states = {}  # per-image metric -> reference state of the whole batch
+        for snr in v["snr_db"]:
+            key_rows = [{**common, "image": it.name, "snr_db": float(snr)} for it in batch]
+            keys = [row_key(r) for r in key_rows]
+            index = [j for j in range(len(batch)) if not is_done(keys[j], key_rows[j])]
+            bar.update(len(batch) - len(index))
+            if not index:
+                continue
+            if images is None:
+                images = torch.stack([it.image for it in batch]).to(device)
+            todo = [batch[j] for j in index]
+            sub = images[torch.as_tensor(index, device=device)] if len(index) < len(batch) else images
+            rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
+            with torch.no_grad():
+                tx = pipeline.transmit(sub, snr, channel, rngs)
+            rec = tx.reconstructions.to(device)
+            if not torch.isfinite(rec).all():
+                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
+            rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
+            scores = {}
+            for m in per_image:
+                if m.name not in states:
+                    states[m.name] = reference_state(m, images)
+                with torch.no_grad():
+                    scores[m.name] = m.score(take(states[m.name], index, len(batch)), rec).cpu().tolist()
+            texts = [key_text(keys[j]) for j in index]
+            for fid, m in extractors.items():
+                feats = m.features(rec)
+                features.append(fid, RECONSTRUCTION, texts, feats)
+                for text, f in zip(texts, feats):
+                    stored_features[(fid, RECONSTRUCTION, text)] = f.float().numpy()
+            _, _, height, width = sub.shape
+            rows = []
+            for j, item in enumerate(todo):
+                bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
+                row = {
+                    **common,
+                    "image": item.name,
+                    "snr_db": float(snr),
+                    "bits": bits,
+                    "channel_uses": uses,
+                    "bpp": bits / (height * width),
+                    "ratio_used": uses / (3 * height * width),
+                    "failed": bool(tx.failed[j]),
+                    "height": height,
+                    "width": width,
+                }
+                row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
+                row.update({k: vals[j] for k, vals in tx.extras.items()})
+                row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
+                rows.append(row)
+                recon.save(row, rec[j], sub[j], metrics=list(scores))
+            written.append(store.append(rows))
+            bar.update(len(todo))
     bar.close()
     # One part per finished job keeps a shared store quick to read for the jobs that follow.
     store.compact(written)
@@ -217,7 +246,14 @@ def run_job(
     wanted = {row_key({**common, "image": it.name, "snr_db": float(snr)}) for snr in v["snr_db"] for it in dataset.items}
     df = store.load()
     df = df[[k in wanted for k in key_list(df)]].reset_index(drop=True)
-    write_outputs(df, out_dir, plots=plots)
+    point_rows = [
+        ({"dataset": dataset.name, "pipeline": pipeline.name, "checkpoint": checkpoint, "channel": channel.label,
+          "ratio": v["ratio"], "snr_db": float(snr), "seed": v["seed"]},
+         [key_text(row_key({**common, "image": it.name, "snr_db": float(snr)})) for it in dataset.items])
+        for snr in v["snr_db"]
+    ]
+    points = compute_points(set_metrics, stored_features, features, dataset.items, dataset.name, point_rows, device)
+    write_outputs(df, out_dir, plots=plots, points=points if len(points) else None)
     return df
 
 

@@ -21,7 +21,7 @@ class MergeResults(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from semcom.errors import SemcomError
-        from semcom.results import ResultStore, collect, write_outputs
+        from semcom.results import ResultStore, collect, collect_points, write_outputs
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         source = Path(str(config.results_dir)).expanduser() if config.get("results_dir") else sweep_dir
@@ -31,6 +31,7 @@ class MergeResults(Callback):
             log.warning("no job results under %s to merge", source)
             return
         ResultStore(source / "results.parts").compact()
-        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)))
+        points = collect_points(sweep_dir)
+        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points)
         log.info("merged %d rows -> %s", len(df), written["results"])
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")

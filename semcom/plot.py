@@ -93,8 +93,9 @@ FAMILY_COLOURS = {
 SPARE_COLOURS = ("#332288", "#117733", "#44AA99", "#882255", "#AA4499", "#999933", "#661100", "#6699CC", "#888888")
 MARKERS = ("o", "s", "D", "^", "v", "<", ">", "p", "h", "X", "P", "*")
 DASHES = ((0, (3, 1, 1, 1)), (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)), (0, (4, 2)))
-LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS", "snr_db": "SNR (dB)",
-          "ratio": r"bandwidth ratio $\rho$"}
+LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (alex)", "lpips_vgg": "LPIPS (vgg)",
+          "dists": "DISTS", "fid": "FID (biased at small n)", "kid": "KID", "is": "Inception Score",
+          "snr_db": "SNR (dB)", "ratio": r"bandwidth ratio $\rho$"}
 
 
 def _hash(text: str) -> int:

@@ -278,16 +278,27 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True) -> dict[str, Path]:
-    """Write ``results.parquet``, ``summary.csv`` and (optionally) the figures into ``out_dir``."""
+def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True, points: pd.DataFrame | None = None) -> dict[str, Path]:
+    """Write ``results.parquet``, ``summary.csv`` and (optionally) the figures into ``out_dir``.
+
+    ``points``: the per-point table of set metrics (FID, KID, IS; semcom.set_points), written as
+    ``points.parquet`` and ``points.csv``, with a figure per set metric.
+    """
     out_dir = Path(out_dir)
     written = {"results": write_table(df, out_dir / "results.parquet")}
     written["summary"] = write_table(summarize(df), out_dir / "summary.csv")
+    if points is not None and len(points):
+        written["points"] = write_table(points, out_dir / "points.parquet")
+        write_table(points, out_dir / "points.csv")
     if plots and len(df):
         from semcom.plot import plot_results
 
         for path in plot_results(df, out_dir / "figures"):
             written[path.name] = path
+        if points is not None and len(points):
+            set_cols = [c for c in ("fid", "kid", "is") if c in points.columns]
+            for path in plot_results(points, out_dir / "figures", set_cols):
+                written[path.name] = path
     return written
 
 
@@ -315,6 +326,25 @@ def collect(folder: str | os.PathLike) -> pd.DataFrame:
     raise SemcomError(f"no results under {folder}: give a run or multirun folder (one holding {PARTS_DIR}/ or */results.parquet)")
 
 
+POINT_KEY = ("dataset", "pipeline", "checkpoint", "channel", "ratio", "snr_db", "seed")
+
+
+def collect_points(folder: str | os.PathLike) -> pd.DataFrame | None:
+    """The set-metric tables (``points.parquet``) of a run folder and its job folders, merged.
+
+    One row per point (:data:`POINT_KEY`); where two tables hold a point, the newer file wins.
+    None when there are none.
+    """
+    folder = Path(folder)
+    tables = [t for t in [folder / "points.parquet", *folder.glob("*/points.parquet")] if t.is_file()]
+    if not tables:
+        return None
+    tables.sort(key=lambda t: t.stat().st_mtime_ns)
+    df = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
+    cols = [c for c in POINT_KEY if c in df.columns]
+    return df.drop_duplicates(cols, keep="last").reset_index(drop=True)
+
+
 def merge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, plots: bool = True) -> dict[str, Path]:
     """Merge everything stored under a multirun ``folder`` into one table, summary and figures.
 
@@ -327,7 +357,7 @@ def merge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, p
     df = collect(folder)
     for store in stores_under(folder):
         store.compact()
-    return write_outputs(df, out_dir or folder, plots=plots)
+    return write_outputs(df, out_dir or folder, plots=plots, points=collect_points(folder))
 
 
 def load_results(path: str | os.PathLike) -> pd.DataFrame:
