@@ -6,8 +6,9 @@ Per image (H x W), at bandwidth ratio rho, for one MCS (code rate r, QAM with m 
 2. code blocks: 5G LDPC (or polar) at rate r with a CRC24A per block (:mod:`semcom.codecs.blockcode`);
    the source codec picks the highest quality whose bitstream fits the blocks that fit the
    budget (:func:`~semcom.codecs.fit_to_budget`, encodings cached per image);
-3. Sionna QAM mapper (Gray, unit average energy) -> channel -> zero-forcing equalisation with
-   perfect CSI -> Sionna "app" demapper fed each symbol's effective noise N0/|h|^2 -> batched
+3. Sionna QAM mapper (Gray, unit average energy) -> channel -> the channel's configured receiver
+   (CSI and equaliser, ``ChannelOutput.llr_inputs``) -> Sionna "app" demapper fed each symbol's
+   effective noise after equalisation, (N0 + CSI error variance)/|h_est|^2 -> batched BP
    decoding -> CRC per block;
 4. any block failing its CRC loses the image: the receiver shows the fallback (grey by default;
    ``corrupt`` hands the erroneous bits to the source decoder, isolated in a worker process with a
@@ -248,7 +249,7 @@ class SeparateChain:
             coded = link.code.encode(bytes_to_bits(enc.data).to(self.device), layout)
             x = link.mapper(coded.reshape(1, -1))
             out = channel(x, torch.as_tensor(float(snrs[i]), device=self.device), _row_rng(rng, i))
-            x_hat, n0_eff = out.equalize("zf")
+            x_hat, n0_eff = out.llr_inputs()
             llrs[i] = link.demapper(x_hat, n0_eff).reshape(layout.count, layout.n)
             outcomes[i].enc, outcomes[i].layout = enc, layout
 
