@@ -1,14 +1,18 @@
 """Config composition outside ``@hydra.main`` and the pre-flight check of command-line overrides.
 
 ``compose(overrides)`` gives the same job config ``python -m semcom.run`` would see (the packaged
-``semcom/conf``), for Python users and tests. ``preflight(argv)`` composes the config of the first
-job of a command line before Hydra starts, so that an unknown key, an unknown pipeline or a bad
-value ends the command with one line naming the problem and the fix instead of a stack trace.
+``semcom/conf``, plus any ``config_dirs`` such as ``--config-dir experiments``), for Python users
+and tests. ``preflight(argv)`` composes the config of the first job of a command line before Hydra
+starts (a sweep's first values: ``hydra.sweeper.params`` of the chosen ``sweep=`` or study config,
+overridden by the command line), so that an unknown key, an unknown pipeline or a bad value ends
+the command with one line naming the problem and the fix instead of a stack trace.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
+from pathlib import Path
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_module
@@ -20,19 +24,41 @@ from omegaconf.errors import OmegaConfBaseException
 
 from semcom.errors import SemcomError
 
+# semcom/conf/hydra/launcher/joblib.yaml takes the place of the joblib plugin's config of the same
+# name on purpose (our defaults, documented) and is validated against the plugin's schema; Hydra 1.3
+# warns that this automatic matching is deprecated. The matching is what we want: keep it quiet.
+warnings.filterwarnings("ignore", message=r"\s*'hydra/launcher/joblib' is validated against ConfigStore schema", category=UserWarning)
+
 CONFIG_MODULE = "semcom.conf"
 CONFIG_NAME = "config"
 
 _PREFIX = {"ADD": "+", "FORCE_ADD": "++", "DEL": "~"}
 
 
-def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
-    """The composed job config for ``overrides`` (no sweeps), with friendly errors."""
+def compose(
+    overrides: list[str] | tuple[str, ...] = (),
+    config_dirs: list[str] | tuple[str, ...] = (),
+    config_name: str = CONFIG_NAME,
+    return_hydra_config: bool = False,
+) -> DictConfig:
+    """The composed job config for ``overrides`` (no sweeps), with friendly errors.
+
+    ``config_dirs`` are extra folders on the config search path (what ``--config-dir`` adds).
+    """
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
+    overrides = list(overrides)
+    if config_dirs:
+        dirs = []
+        for d in config_dirs:
+            path = Path(d).expanduser().resolve()
+            if not path.is_dir():
+                raise SemcomError(f"--config-dir {d}: no such folder; give the folder that holds the study configs, e.g. --config-dir experiments")
+            dirs.append(f"file://{path}")
+        overrides = [f"hydra.searchpath=[{','.join(dirs)}]", *overrides]
     try:
         with initialize_config_module(config_module=CONFIG_MODULE, version_base="1.3"):
-            cfg = hydra_compose(config_name=CONFIG_NAME, overrides=list(overrides))
+            cfg = hydra_compose(config_name=config_name, overrides=overrides, return_hydra_config=return_hydra_config)
     except MissingConfigException as exc:
         raise SemcomError(_missing_option(exc)) from None
     except OverrideParseException as exc:
@@ -47,7 +73,8 @@ def compose(overrides: list[str] | tuple[str, ...] = ()) -> DictConfig:
 def first_job_overrides(args: list[str]) -> list[str]:
     """Command-line arguments reduced to the overrides of the first job of a sweep.
 
-    Flags (``-m``, ``--cfg job``, ...) and ``hydra.*`` / ``hydra/*`` overrides are left out.
+    Flags (``-m``, ``--cfg job``, ...) and ``hydra.*`` / ``hydra/*`` overrides (except
+    ``hydra.searchpath``) are left out.
     """
     words = []
     skip_next = False
@@ -68,6 +95,9 @@ def first_job_overrides(args: list[str]) -> list[str]:
     out = []
     for o in parsed:
         key = o.key_or_group
+        if key == "hydra.searchpath":  # extra config folders: needed to compose
+            out.append(o.input_line)
+            continue
         if key == "hydra" or key.startswith("hydra.") or key.startswith("hydra/"):
             continue
         prefix = _PREFIX.get(o.type.name, "")
@@ -79,11 +109,46 @@ def first_job_overrides(args: list[str]) -> list[str]:
     return out
 
 
+def _flag_values(args: list[str], names: tuple[str, ...]) -> list[str]:
+    """Values of a command-line flag given as ``--flag value`` or ``--flag=value``."""
+    out = []
+    for i, a in enumerate(args):
+        for n in names:
+            if a == n and i + 1 < len(args):
+                out.append(args[i + 1])
+            elif a.startswith(n + "="):
+                out.append(a.split("=", 1)[1])
+    return out
+
+
+def _sweep_first_values(params) -> list[str]:
+    """``key=<first value>`` for each ``hydra.sweeper.params`` entry (``{pipeline: "a,b"}``)."""
+    out = []
+    for key, value in (params or {}).items():
+        text = f"{key}={value}"
+        try:
+            (o,) = OverridesParser.create().parse_overrides([text])
+        except OverrideParseException as exc:
+            raise SemcomError(f"hydra.sweeper.params.{key} cannot be parsed: {_first_line(exc)}") from None
+        first = next(iter(o.sweep_string_iterator()), None) if o.is_sweep_override() else o.get_value_element_as_str()
+        out.append(f"{key}={first}")
+    return out
+
+
 def preflight(args: list[str]) -> DictConfig:
     """Compose and validate the first job of a command line; raise SemcomError on a problem."""
     from semcom.experiment import validate
 
-    cfg = compose(first_job_overrides(args))
+    config_dirs = _flag_values(args, ("--config-dir", "-cd"))
+    names = _flag_values(args, ("--config-name", "-cn"))
+    config_name = names[-1] if names else CONFIG_NAME
+    overrides = first_job_overrides(args)
+    full = compose(overrides, config_dirs, config_name, return_hydra_config=True)
+    node = full.hydra.sweeper.get("params") if "sweeper" in full.hydra else None
+    params = OmegaConf.to_container(node, resolve=False) if node is not None else {}
+    given = {o.split("=", 1)[0].lstrip("+~") for o in overrides}
+    from_sweep = [o for o in _sweep_first_values(params) if o.split("=", 1)[0] not in given]
+    cfg = compose(from_sweep + overrides, config_dirs, config_name) if from_sweep else compose(overrides, config_dirs, config_name)
     try:
         validate(cfg)
     except OmegaConfBaseException as exc:

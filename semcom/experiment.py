@@ -1,9 +1,16 @@
 """One job: every image x every SNR point of one (pipeline, channel, ratio, seed), scored.
 
 :func:`run_job` is Hydra-free (it takes a config mapping and an output folder), so it serves
-``python -m semcom.run`` and Python users alike. Rows are appended to
-``<out>/results.parts/`` after every batch; on completion ``results.parquet``, ``summary.csv`` and
-the figures are written. A re-run into the same folder skips rows already present.
+``python -m semcom.run`` and Python users alike. Rows are appended to a result store
+(``<results dir>/results.parts/``: the run folder, the sweep folder shared by all jobs of a
+multirun, or ``results_dir``) after every batch; on completion the job's ``results.parquet``,
+``summary.csv`` and figures are written into its output folder. A re-run against the same store
+skips the keys already there and scored with every requested metric (``force=true`` recomputes).
+
+Images are processed batch by batch, every SNR point of a batch in turn, so the reference side of
+a per-image metric (LPIPS/DISTS features) is prepared once per batch (and remembered across the
+jobs of a sweep, see semcom.set_points). Set metrics (FID, KID, IS) store per-image features in
+``<results dir>/features.parts/`` and are computed per point at the end into ``points.parquet``.
 """
 
 from __future__ import annotations
@@ -24,22 +31,20 @@ from semcom.channels import build_channel
 from semcom.conventions import check_snr_list, parse_ratio
 from semcom.data import load_dataset
 from semcom.errors import SemcomError
-from semcom.metrics import get_metric
+from semcom.metrics import metric_list, select_metrics
 from semcom.pipeline import FALLBACKS, build_pipeline
 from semcom.randomness import generator, image_seed
-from semcom.results import ResultStore, row_key, write_outputs
+from semcom.devices import select_device
+from semcom.reconstructions import ReconstructionWriter, select_images
+from semcom.results import PARTS_DIR, ResultStore, key_list, row_key, write_outputs
+from semcom.set_points import RECONSTRUCTION, FeatureStore, compute_points, key_text, reference_state, take
 
 log = logging.getLogger(__name__)
 
 
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available, else cpu; otherwise the named device (checked)."""
-    if name in (None, "auto"):
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(name)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise SemcomError(f"device={name} but no CUDA GPU is available: use device=cpu or device=auto")
-    return dev
+def resolve_device(name: str, job_num: int | None = None) -> torch.device:
+    """The job's device: see :func:`semcom.devices.select_device` (``auto`` spreads jobs over GPUs)."""
+    return select_device(name, job_num)
 
 
 def _plain(cfg) -> dict:
@@ -55,12 +60,7 @@ def validate(cfg: Mapping) -> dict:
         if key not in cfg:
             raise SemcomError(f"config has no {key!r}: run through python -m semcom.run, or give {key}=...")
     metrics = cfg["metrics"]
-    if isinstance(metrics, str):
-        metrics = [metrics]
-    if not metrics:
-        raise SemcomError("metrics is empty: choose at least one, e.g. metrics=[psnr,ssim,ms_ssim]")
-    for name in metrics:
-        get_metric(name)  # raises with the list of valid names
+    metric_list(metrics)  # raises on an empty list or an unknown name, listing the valid ones
     fallback = cfg.get("fallback", "grey")
     if fallback not in FALLBACKS:
         raise SemcomError(f"fallback={fallback!r} is unknown: choose one of {', '.join(FALLBACKS)}")
@@ -71,13 +71,25 @@ def validate(cfg: Mapping) -> dict:
     batch = cfg.get("batch_size", 8)
     if not isinstance(batch, int) or batch < 1:
         raise SemcomError(f"batch_size={batch!r} must be a positive integer")
+    force = cfg.get("force", False)
+    if not isinstance(force, bool):
+        raise SemcomError(f"force={force!r} must be true or false")
+    results_dir = cfg.get("results_dir")
+    if results_dir is not None and (not isinstance(results_dir, str) or not results_dir.strip()):
+        raise SemcomError(f"results_dir={results_dir!r} must be a folder path or null")
+    recon = cfg.get("save_reconstructions")
+    if recon is not None and not isinstance(recon, (bool, int, str, list, tuple)):
+        raise SemcomError(f"save_reconstructions={recon!r} is not understood: give null, a count N, true, or a list of image names")
     return {
         "snr_db": check_snr_list(cfg["snr_db"]),
         "ratio": parse_ratio(cfg["ratio"]),
-        "metrics": list(metrics),
+        "metrics": metrics if isinstance(metrics, str) else list(metrics),
         "seed": seed,
         "fallback": fallback,
         "batch_size": batch,
+        "force": force,
+        "results_dir": results_dir,
+        "save_reconstructions": recon,
     }
 
 
@@ -96,80 +108,229 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
     return (images.clamp(0, 1) * 255.0).round() / 255.0
 
 
-def run_job(cfg: Mapping, out_dir: str | Path, progress: bool = True, force: bool = False) -> pd.DataFrame:
-    """Run one job and write its outputs into ``out_dir``; return the per-image table."""
+def run_job(
+    cfg: Mapping,
+    out_dir: str | Path,
+    progress: bool = True,
+    force: bool | None = None,
+    store_dir: str | Path | None = None,
+    job_num: int | None = None,
+    plots: bool | None = None,
+) -> pd.DataFrame:
+    """Run one job and write its outputs into ``out_dir``; return the per-image table.
+
+    Rows are appended after every batch to the result store ``<store_dir>/results.parts``
+    (``store_dir``: the argument, else ``cfg.results_dir``, else ``out_dir``); the rows of this
+    job's keys are then written to ``out_dir`` as ``results.parquet`` and ``summary.csv`` (and
+    figures when ``plots``, default ``cfg.plots``). Keys already in the store are skipped unless
+    ``force`` (default ``cfg.force``), as long as the stored row has every requested metric
+    (with the same checkpoint) and, for images in ``save_reconstructions``, its PNG exists.
+    A store that holds rows of this pipeline name made with other parameters is
+    refused (the rows could not be told apart): give the variant its own ``pipeline.name``, or
+    recompute with ``force``. ``job_num`` (the Hydra multirun job index) picks the GPU for
+    ``device=auto`` (see :mod:`semcom.devices`).
+    """
     plain = _plain(cfg)
     v = validate(plain)
-    device = resolve_device(plain.get("device", "auto"))
+    force = v["force"] if force is None else bool(force)
+    plots = bool(plain.get("plots", True)) if plots is None else bool(plots)
+    device = resolve_device(plain.get("device", "auto"), job_num)
     ds_cfg = dict(plain["dataset"])
     dataset = load_dataset(ds_cfg.get("name", "builtin"), ds_cfg.get("path"), ds_cfg.get("limit"), bool(ds_cfg.get("convert", False)))
     pipeline = build_pipeline(plain["pipeline"], ratio=v["ratio"], fallback=v["fallback"], device=device)
     channel = build_channel(plain["channel"]).to(device)
-    metrics = [get_metric(name) for name in v["metrics"]]
+    metrics, skipped = select_metrics(v["metrics"])
+    for name, why in skipped.items():
+        log.warning("metric %s skipped: %s", name, why)
+    per_image = [m for m in metrics if m.per_image]
+    set_metrics = [m for m in metrics if not m.per_image]
+    extractors = {}  # feature_id -> the set metric that computes those features (FID and KID share)
+    for m in set_metrics:
+        extractors.setdefault(m.feature_id, m)
     quantize_out = bool(plain.get("quantize", True))
 
     out_dir = Path(out_dir)
-    store = ResultStore(out_dir / "results.parts")
-    done = set() if force else store.keys()
+    store_root = Path(store_dir or v["results_dir"] or out_dir)
+    store = ResultStore(store_root / PARTS_DIR)
+    features = FeatureStore(store_root / "features.parts")
     checkpoint = str(plain["pipeline"].get("checkpoint") or "")
+    metric_checkpoints = {m.name: m.checkpoint for m in metrics}
     common = {
         "dataset": dataset.name,
         "pipeline": pipeline.name,
         "checkpoint": checkpoint,
-        "channel": channel.name,
+        "channel": channel.label,
         "ratio": v["ratio"],
         "seed": v["seed"],
         "pipeline_params": json.dumps(pipeline.params(), sort_keys=True, default=str),
         "channel_params": json.dumps(plain["channel"], sort_keys=True, default=str),
         "config": json.dumps(plain, sort_keys=True, default=str),
-        "metric_checkpoints": json.dumps({m.name: m.checkpoint for m in metrics}, sort_keys=True),
+        "metric_checkpoints": json.dumps(metric_checkpoints, sort_keys=True),
+        "device": str(device),
     }
+    stored = store.load()
+    check_store_consistent(stored, common, quantize_out, store_root, force)
+    done = set() if force else done_keys(stored, metric_checkpoints)
+    del stored
+    stored_features = {} if force or not set_metrics else features.load()
+    recon = ReconstructionWriter(store_root / "reconstructions", select_images(v["save_reconstructions"], [it.name for it in dataset.items]))
 
-    batches = list(_batches(dataset.items, v["batch_size"]))
-    cells = [(snr, batch) for snr in v["snr_db"] for batch in batches]
-    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.name}", unit="img", disable=not progress)
-    for snr, batch in cells:
-        todo = [it for it in batch if row_key({**common, "image": it.name, "snr_db": snr}) not in done]
-        bar.update(len(batch) - len(todo))
-        if not todo:
-            continue
-        images = torch.stack([it.image for it in todo]).to(device)
-        rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
-        with torch.no_grad():
-            tx = pipeline.transmit(images, snr, channel, rngs)
-        rec = tx.reconstructions.to(device)
-        if not torch.isfinite(rec).all():
-            raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
-        rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
-        scores = {m.name: m(images, rec).cpu().tolist() for m in metrics}
-        _, _, height, width = images.shape
-        rows = []
-        for j, item in enumerate(todo):
-            bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
-            row = {
-                **common,
-                "image": item.name,
-                "snr_db": float(snr),
-                "bits": bits,
-                "channel_uses": uses,
-                "bpp": bits / (height * width),
-                "ratio_used": uses / (3 * height * width),
-                "failed": bool(tx.failed[j]),
-                "height": height,
-                "width": width,
-            }
-            row.update({k: vals[j] for k, vals in tx.extras.items()})
-            row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
-            rows.append(row)
-        store.append(rows)
-        bar.update(len(todo))
+    def is_done(key, key_row) -> bool:
+        """Row stored and scored by every requested metric (same weights), features and PNG stored."""
+        if key not in done or recon.missing(key_row):
+            return False
+        return all((fid, RECONSTRUCTION, key_text(key)) in stored_features for fid in extractors)
+
+    _prepare(pipeline, dataset, [(snr, it) for snr in v["snr_db"] for it in dataset.items], common, is_done, channel, v["seed"], device)
+    written = []
+    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
+    for batch in _batches(dataset.items, v["batch_size"]):
+        images = None
+        states = {}  # per-image metric -> reference state of the whole batch
+        for snr in v["snr_db"]:
+            key_rows = [{**common, "image": it.name, "snr_db": float(snr)} for it in batch]
+            keys = [row_key(r) for r in key_rows]
+            index = [j for j in range(len(batch)) if not is_done(keys[j], key_rows[j])]
+            bar.update(len(batch) - len(index))
+            if not index:
+                continue
+            if images is None:
+                images = torch.stack([it.image for it in batch]).to(device)
+            todo = [batch[j] for j in index]
+            sub = images[torch.as_tensor(index, device=device)] if len(index) < len(batch) else images
+            rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
+            with torch.no_grad():
+                tx = pipeline.transmit(sub, snr, channel, rngs)
+            rec = tx.reconstructions.to(device)
+            if not torch.isfinite(rec).all():
+                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
+            rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
+            scores = {}
+            for m in per_image:
+                if m.name not in states:
+                    states[m.name] = reference_state(m, images)
+                with torch.no_grad():
+                    scores[m.name] = m.score(take(states[m.name], index, len(batch)), rec).cpu().tolist()
+            texts = [key_text(keys[j]) for j in index]
+            for fid, m in extractors.items():
+                feats = m.features(rec)
+                features.append(fid, RECONSTRUCTION, texts, feats)
+                for text, f in zip(texts, feats):
+                    stored_features[(fid, RECONSTRUCTION, text)] = f.float().numpy()
+            _, _, height, width = sub.shape
+            rows = []
+            for j, item in enumerate(todo):
+                bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
+                row = {
+                    **common,
+                    "image": item.name,
+                    "snr_db": float(snr),
+                    "bits": bits,
+                    "channel_uses": uses,
+                    "bpp": bits / (height * width),
+                    "ratio_used": uses / (3 * height * width),
+                    "failed": bool(tx.failed[j]),
+                    "height": height,
+                    "width": width,
+                }
+                row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
+                row.update({k: vals[j] for k, vals in tx.extras.items()})
+                row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
+                rows.append(row)
+                recon.save(row, rec[j], sub[j], metrics=list(scores))
+            written.append(store.append(rows))
+            bar.update(len(todo))
     bar.close()
+    # One part per finished job keeps a shared store quick to read for the jobs that follow.
+    store.compact(written)
 
-    wanted = {row_key({**common, "image": it.name, "snr_db": snr}) for snr in v["snr_db"] for it in dataset.items}
+    wanted = {row_key({**common, "image": it.name, "snr_db": float(snr)}) for snr in v["snr_db"] for it in dataset.items}
     df = store.load()
-    df = df[[row_key(r) in wanted for r in df.to_dict("records")]].reset_index(drop=True)
-    write_outputs(df, out_dir, plots=bool(plain.get("plots", True)))
+    df = df[[k in wanted for k in key_list(df)]].reset_index(drop=True)
+    point_rows = [
+        ({"dataset": dataset.name, "pipeline": pipeline.name, "checkpoint": checkpoint, "channel": channel.label,
+          "ratio": v["ratio"], "snr_db": float(snr), "seed": v["seed"]},
+         [key_text(row_key({**common, "image": it.name, "snr_db": float(snr)})) for it in dataset.items])
+        for snr in v["snr_db"]
+    ]
+    points = compute_points(set_metrics, stored_features, features, dataset.items, dataset.name, point_rows, device)
+    write_outputs(df, out_dir, plots=plots, points=points if len(points) else None)
     return df
+
+
+def _prepare(pipeline, dataset, cells, common, is_done, channel, seed, device) -> None:
+    """Let a pipeline that decides per SNR over the whole dataset (``prepare``) see it first.
+
+    Used by the best-MCS envelope (:class:`semcom.chains.separate.SeparateChain` with
+    ``mcs=best``); only SNR points that still have rows to compute are prepared. ``cells`` are
+    (snr_db, item) pairs; ``is_done(key, key_row)`` tells a finished row.
+    """
+    prepare = getattr(pipeline, "prepare", None)
+    if prepare is None:
+        return
+    pending = set()
+    for snr, it in cells:
+        key_row = {**common, "image": it.name, "snr_db": float(snr)}
+        if not is_done(row_key(key_row), key_row):
+            pending.add(float(snr))
+    if not pending:
+        return
+    items = dataset.items
+
+    def rng_for(i: int, snr: float) -> torch.Generator:
+        return generator(image_seed(seed, dataset.name, items[i].name, channel.name, snr), device)
+
+    with torch.no_grad():
+        prepare([it.image for it in items], sorted(pending), channel, rng_for)
+
+
+def done_keys(stored: pd.DataFrame, metric_checkpoints: dict[str, str | None]) -> set[tuple]:
+    """Keys of stored rows that already have every wanted metric, with the same checkpoint."""
+    if not len(stored):
+        return set()
+    if "metric_checkpoints" not in stored.columns:
+        return set()
+    ok_by_text = {}
+    for text in stored["metric_checkpoints"].dropna().unique():
+        have = json.loads(text)
+        ok_by_text[text] = all(name in have and have[name] == ck for name, ck in metric_checkpoints.items())
+    ok = stored["metric_checkpoints"].map(lambda t: ok_by_text.get(t, False)).tolist()
+    return {k for k, good in zip(key_list(stored), ok) if good}
+
+
+def _json_diff(a: str, b: str) -> str:
+    """``key: stored -> now`` for the top-level keys where two JSON objects differ."""
+    try:
+        da, db = json.loads(a), json.loads(b)
+    except (TypeError, ValueError):
+        return f"{a} -> {b}"
+    keys = sorted(set(da) | set(db))
+    return ", ".join(f"{k}: {da.get(k)!r} -> {db.get(k)!r}" for k in keys if da.get(k) != db.get(k))
+
+
+def check_store_consistent(stored: pd.DataFrame, common: dict, quantize_out: bool, root: Path, force: bool) -> None:
+    """Refuse to mix rows of one pipeline name made with different settings.
+
+    The key names a pipeline by ``name`` (+ checkpoint); rows of ``jpeg_ldpc`` with ``qam=4`` and
+    ``qam=16`` in one store could not be told apart, and a resumed job would skip keys computed
+    with other settings. (A channel is keyed by its label, which already names its non-default
+    settings: ``rayleigh_block[coherence=64]``.) ``force`` recomputes anyway (the new rows
+    supersede the old ones at the same keys).
+    """
+    if not len(stored) or force:
+        return
+    ckpt = stored["checkpoint"].fillna("") if "checkpoint" in stored.columns else ""
+    same_pipe = stored[(stored["pipeline"] == common["pipeline"]) & (ckpt == common["checkpoint"])]
+    fix = "give this variant its own name (e.g. pipeline.name=...), use another results_dir or hydra.sweep.dir, or force=true to recompute"
+    if "pipeline_params" in same_pipe.columns:
+        for text in same_pipe["pipeline_params"].dropna().unique():
+            if text != common["pipeline_params"]:
+                raise SemcomError(f"{root} already holds rows of pipeline {common['pipeline']!r} with other parameters "
+                                  f"({_json_diff(text, common['pipeline_params'])}): {fix}")
+        for text in same_pipe["config"].dropna().unique() if "config" in same_pipe.columns else ():
+            q = json.loads(text).get("quantize", True)
+            if bool(q) != quantize_out:
+                raise SemcomError(f"{root} already holds rows of pipeline {common['pipeline']!r} scored with quantize={q}: {fix}")
 
 
 def _finite_or_nan(x: float) -> float:

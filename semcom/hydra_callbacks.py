@@ -12,19 +12,26 @@ log = logging.getLogger(__name__)
 
 
 class MergeResults(Callback):
-    """After a multirun: ``<sweep dir>/results.parquet``, ``summary.csv`` and ``figures/``."""
+    """After a multirun: ``<sweep dir>/results.parquet``, ``summary.csv`` and ``figures/``.
+
+    The merged table is everything in the sweep's result store (``<sweep dir>/results.parts``,
+    which all jobs share, or ``results_dir`` when set) plus any per-job stores under the sweep
+    folder, deduplicated by key; the store is compacted into one part file.
+    """
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
-        from semcom.results import dedupe, write_outputs
+        from semcom.errors import SemcomError
+        from semcom.results import ResultStore, collect, collect_points, write_outputs
 
-        import pandas as pd
-
-        sweep_dir = Path(config.hydra.sweep.dir)
-        tables = sorted(sweep_dir.glob("*/results.parquet"))
-        if not tables:
-            log.warning("no job results under %s to merge", sweep_dir)
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        source = Path(str(config.results_dir)).expanduser() if config.get("results_dir") else sweep_dir
+        try:
+            df = collect(source)
+        except SemcomError:
+            log.warning("no job results under %s to merge", source)
             return
-        df = dedupe(pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True))
-        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)))
-        log.info("merged %d jobs, %d rows -> %s", len(tables), len(df), written["results"])
+        ResultStore(source / "results.parts").compact()
+        points = collect_points(sweep_dir)
+        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points)
+        log.info("merged %d rows -> %s", len(df), written["results"])
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")

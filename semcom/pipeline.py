@@ -8,6 +8,9 @@ shows::
       -> Transmission(reconstructions, bits, channel_uses, failed, extras)
 
 ``rng`` is one ``torch.Generator`` per image (see :mod:`semcom.randomness`), or a single one.
+A pipeline that makes a choice per SNR over the whole dataset (the best-MCS envelope) may also
+have ``prepare(images, snr_points, channel, rng_for)``, which the runner calls once before the
+first batch with every image of the job and ``rng_for(i, snr)``, the generator it will pass.
 Pipelines are built from a config node ``{kind: ..., name: ..., **params}`` by
 :func:`build_pipeline`; kinds register with :func:`register_pipeline`.
 """

@@ -1,15 +1,43 @@
-"""Figures from result tables: ``python -m semcom.plot <results.parquet | run dir | multirun dir>``.
+"""Figures from result tables, sized for two-column papers.
 
-One figure per metric against SNR: one panel per channel, one line per pipeline (and ratio when
-a table holds several), mean over images with a 95 % confidence band, capacity bounds dashed.
-Each figure is written as PNG and vector PDF (fonts embedded as TrueType).
+Command line::
+
+    python -m semcom.plot <results.parquet | run dir | multirun dir> [--out DIR] [--metrics psnr ssim]
+    python -m semcom.plot grid <run dir | multirun dir> --image kodim23 [--snr 1 7 13] [--channel awgn]
+                          [--ratio 1/16] [--pipelines a b] [--out DIR]
+
+Curves (:func:`plot_results`): for every metric, ``<metric>_vs_snr`` (when the table has several
+SNR points; one file per ratio, suffixed ``_rho<ratio>``, when it has several ratios) and
+``<metric>_vs_ratio`` (when it has several ratios; one file per SNR, suffixed ``_snr<snr>dB``,
+when it has several SNRs). One panel per channel; one line per pipeline, the mean over images with
+a band of the 95 % Student-t confidence interval; capacity bounds dashed with open markers.
+
+Style: every pipeline has the same colour and marker in every figure, whatever else the figure
+holds (:func:`pipeline_style`): the colour is fixed by the pipeline's codec family (the name
+before the first ``_``: ``jpeg_ldpc`` and ``jpeg_capacity`` share JPEG's colour; the table
+:data:`FAMILY_COLOURS` for known families, a stable hash into :data:`SPARE_COLOURS` for others),
+the marker by the family too, a capacity bound is dashed with open markers, and any other variant
+of a family gets a marker and dash pattern hashed from its full name. Colours are the Okabe-Ito
+colour-blind-safe set.
+
+Sizes: 3.5 in wide (one column) for a single panel, 7.16 in (two columns) for several; 8 pt
+text. Every figure is written as vector PDF (fonts embedded as TrueType, Type 42) and 300 dpi PNG,
+each atomically.
+
+Reconstruction grid (:func:`plot_reconstruction_grid`): from PNGs saved with
+``save_reconstructions`` (see :mod:`semcom.reconstructions`): the reference, then one row per
+pipeline and one column per SNR, each tile labelled with its PSNR (or "lost").
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 import sys
+import zlib
+from fractions import Fraction
 from pathlib import Path
 
 import matplotlib
@@ -20,76 +48,393 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from semcom.errors import SemcomError  # noqa: E402
-from semcom.results import load_results, metric_columns  # noqa: E402
+from semcom.results import atomic_write, load_results, metric_columns, t_half_width  # noqa: E402
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
-plt.rcParams.update({"pdf.fonttype": 42, "ps.fonttype": 42, "font.size": 8, "axes.titlesize": 8, "legend.fontsize": 7})
 
-MARKERS = "osD^v<>pXh*"
-LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM"}
+#: Figure widths, inches: one column and two columns of an IEEE-style two-column paper.
+SINGLE_COLUMN_IN = 3.5
+DOUBLE_COLUMN_IN = 7.16
+PANEL_HEIGHT_IN = 2.2
+
+RC = {
+    "pdf.fonttype": 42,  # TrueType (Type 42) embedded, not Type 3
+    "ps.fonttype": 42,
+    "font.size": 8,
+    "axes.titlesize": 8,
+    "axes.labelsize": 8,
+    "legend.fontsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "lines.linewidth": 1.2,
+    "lines.markersize": 3.5,
+    "savefig.dpi": 300,
+}
+
+# Okabe & Ito (2008) colour-blind-safe colours.
+OKABE_ITO = {
+    "black": "#000000", "orange": "#E69F00", "sky_blue": "#56B4E9", "green": "#009E73",
+    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+}
+#: Colour and marker of known codec / model families (the pipeline name before its first ``_``).
+FAMILY_COLOURS = {
+    "jpeg": (OKABE_ITO["blue"], "o"),
+    "jpeg2000": (OKABE_ITO["sky_blue"], "s"),
+    "bpg": (OKABE_ITO["vermillion"], "D"),
+    "hevc": (OKABE_ITO["orange"], "v"),
+    "webp": (OKABE_ITO["yellow"], "^"),
+    "deepjscc": (OKABE_ITO["green"], "P"),
+    "adjscc": (OKABE_ITO["purple"], "X"),
+    "witt": ("#8C564B", "h"),
+    "swinjscc": (OKABE_ITO["black"], "*"),
+    "ntscc": ("#7F7F7F", "p"),
+}
+#: Colours for families not in :data:`FAMILY_COLOURS`, chosen by a stable hash of the family.
+SPARE_COLOURS = ("#332288", "#117733", "#44AA99", "#882255", "#AA4499", "#999933", "#661100", "#6699CC", "#888888")
+MARKERS = ("o", "s", "D", "^", "v", "<", ">", "p", "h", "X", "P", "*")
+DASHES = ((0, (3, 1, 1, 1)), (0, (1, 1)), (0, (5, 1, 1, 1, 1, 1)), (0, (4, 2)))
+LABELS = {"psnr": "PSNR (dB)", "ssim": "SSIM", "ms_ssim": "MS-SSIM", "lpips": "LPIPS (alex)", "lpips_vgg": "LPIPS (vgg)",
+          "dists": "DISTS", "fid": "FID (biased at small n)", "kid": "KID", "is": "Inception Score",
+          "snr_db": "SNR (dB)", "ratio": r"bandwidth ratio $\rho$"}
 
 
-def _style(names: list[str]) -> dict[str, dict]:
-    """A stable colour and marker per pipeline name, the same in every figure of a table."""
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    return {
-        name: {"color": colours[i % len(colours)], "marker": MARKERS[i % len(MARKERS)], "linestyle": "--" if "capacity" in name else "-"}
-        for i, name in enumerate(sorted(names))
-    }
+def _hash(text: str) -> int:
+    return zlib.crc32(text.encode())
 
 
-def plot_metrics_vs_snr(df: pd.DataFrame, out_dir: str | Path, metrics: list[str] | None = None) -> list[Path]:
-    """Write ``<metric>_vs_snr.png`` and ``.pdf`` for every metric column; return the paths."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    metrics = metrics or metric_columns(df)
-    df = df.copy()
-    several_ratios = df["ratio"].nunique() > 1
-    df["_line"] = df["pipeline"] + (df["ratio"].map(lambda r: f" (rho={r:.4g})") if several_ratios else "")
-    style = _style(sorted(df["pipeline"].unique()))
+def family(pipeline: str) -> str:
+    """Codec / model family of a pipeline name: ``jpeg_ldpc`` -> ``jpeg``."""
+    return str(pipeline).split("_", 1)[0].split("@", 1)[0].lower()
+
+
+def is_bound(pipeline: str) -> bool:
+    """A capacity-bound curve (an ideal code, not a real chain)."""
+    return "capacity" in str(pipeline).lower()
+
+
+def pipeline_style(pipeline: str, bound: bool | None = None) -> dict:
+    """Matplotlib line style of a pipeline, a function of its name only (stable across figures)."""
+    fam = family(pipeline)
+    if fam in FAMILY_COLOURS:
+        colour, marker = FAMILY_COLOURS[fam]
+    else:
+        colour = SPARE_COLOURS[_hash(fam) % len(SPARE_COLOURS)]
+        marker = MARKERS[_hash(fam) % len(MARKERS)]
+    bound = is_bound(pipeline) if bound is None else bound
+    base_names = {fam, f"{fam}_ldpc"}
+    linestyle = "-"
+    if bound:
+        linestyle = "--"
+    elif pipeline.lower() not in base_names:
+        h = _hash(pipeline.lower())
+        marker = MARKERS[h % len(MARKERS)]
+        linestyle = DASHES[h % len(DASHES)]
+    return {"color": colour, "marker": marker, "linestyle": linestyle, "markerfacecolor": "white" if bound else colour}
+
+
+def _bounds_from_config(df: pd.DataFrame) -> dict[str, bool]:
+    """Pipeline name -> whether its config says ``kind: capacity`` (or its name says capacity)."""
+    out = {}
+    for name, g in df.groupby("pipeline"):
+        kind = None
+        if "config" in g.columns and isinstance(g["config"].iloc[0], str):
+            try:
+                kind = json.loads(g["config"].iloc[0]).get("pipeline", {}).get("kind")
+            except ValueError:
+                kind = None
+        out[name] = kind == "capacity" or is_bound(name)
+    return out
+
+
+def ratio_label(r: float) -> str:
+    """``0.0625`` -> ``1/16``; ratios that are not 1/k keep a decimal form."""
+    frac = Fraction(float(r)).limit_denominator(1000)
+    if abs(float(frac) - r) < 1e-9 and frac.numerator == 1:
+        return f"1/{frac.denominator}"
+    return f"{r:.4g}"
+
+
+def _figure(n_panels: int):
+    ncols = min(n_panels, 3)
+    nrows = math.ceil(n_panels / ncols)
+    width = SINGLE_COLUMN_IN if n_panels == 1 else DOUBLE_COLUMN_IN
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(nrows, ncols, figsize=(width, PANEL_HEIGHT_IN * nrows + 0.35), squeeze=False, sharey=True,
+                                 layout="constrained")
+    for ax in axes.flat[n_panels:]:
+        ax.set_visible(False)
+    return fig, list(axes.flat[:n_panels])
+
+
+def _curve_stats(g: pd.DataFrame, x: str, metric: str) -> pd.DataFrame:
+    stats = g.groupby(x)[metric].agg(["mean", "std", "count"]).reset_index().sort_values(x)
+    stats["half"] = np.nan_to_num(t_half_width(stats["std"], stats["count"]), nan=0.0)
+    return stats
+
+
+def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | None = None):
+    """One figure: ``metric`` against ``x`` (``snr_db`` or ``ratio``), a panel per channel.
+
+    ``df`` must hold one value of the other axis (one ratio for ``x=snr_db``). Returns the
+    matplotlib Figure (lines are labelled with the pipeline names; ``title`` is appended to
+    each panel's channel name).
+    """
+    if x not in ("snr_db", "ratio"):
+        raise SemcomError(f"x={x!r}: choose snr_db or ratio")
     channels = sorted(df["channel"].unique())
-    written = []
-    for metric in metrics:
-        if metric not in df.columns or df[metric].notna().sum() == 0:
-            continue
-        fig, axes = plt.subplots(1, len(channels), figsize=(3.4 * len(channels), 2.6), squeeze=False, sharey=True)
-        for ax, ch in zip(axes[0], channels):
+    bounds = _bounds_from_config(df)
+    fig, axes = _figure(len(channels))
+    with plt.rc_context(RC):
+        handles = {}
+        for ax, ch in zip(axes, channels):
             sub = df[df["channel"] == ch]
-            for line, g in sub.groupby("_line"):
-                stats = g.groupby("snr_db")[metric].agg(["mean", "std", "count"]).reset_index()
-                half = 1.96 * stats["std"].fillna(0) / np.sqrt(stats["count"].clip(lower=1))
-                st = style[g["pipeline"].iloc[0]]
-                ax.plot(stats["snr_db"], stats["mean"], label=line, lw=1.2, ms=3.5, **st)
-                ax.fill_between(stats["snr_db"], stats["mean"] - half, stats["mean"] + half, color=st["color"], alpha=0.15, lw=0)
-            ax.set_title(ch)
-            ax.set_xlabel("SNR (dB)")
+            for name in sorted(sub["pipeline"].unique(), key=lambda n: (bounds.get(n, False), n)):
+                g = sub[sub["pipeline"] == name]
+                if g[metric].notna().sum() == 0:
+                    continue
+                stats = _curve_stats(g, x, metric)
+                st = pipeline_style(name, bounds.get(name))
+                (line,) = ax.plot(stats[x], stats["mean"], label=name, **st)
+                ax.fill_between(stats[x], stats["mean"] - stats["half"], stats["mean"] + stats["half"], color=st["color"], alpha=0.18, lw=0)
+                handles.setdefault(name, line)
+            ax.set_title(ch if not title else f"{ch}, {title}")
+            ax.set_xlabel(LABELS[x])
             ax.grid(True, lw=0.3, alpha=0.5)
-        axes[0][0].set_ylabel(LABELS.get(metric, metric))
-        axes[0][-1].legend(loc="best", frameon=False)
-        fig.tight_layout()
-        for ext in ("png", "pdf"):
-            path = out_dir / f"{metric}_vs_snr.{ext}"
-            fig.savefig(path, dpi=200)
+            if x == "ratio":
+                ratios = sorted(sub["ratio"].unique())
+                ax.set_xscale("log", base=2)
+                ax.set_xticks(ratios, [ratio_label(r) for r in ratios])
+                ax.minorticks_off()
+        axes[0].set_ylabel(LABELS.get(metric, metric))
+        if handles:
+            ncol = min(len(handles), 3 if len(axes) == 1 else 5)
+            fig.legend(list(handles.values()), list(handles.keys()), loc="outside upper center", ncol=ncol, frameon=False)
+    return fig
+
+
+def save_figure(fig, path_stem: str | Path) -> list[Path]:
+    """Write ``<stem>.pdf`` (vector, Type 42 fonts) and ``<stem>.png``, atomically; close ``fig``."""
+    stem = Path(path_stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    written = []
+    with plt.rc_context(RC):
+        for ext in ("pdf", "png"):
+            path = stem.with_name(f"{stem.name}.{ext}")
+            atomic_write(path, lambda tmp, ext=ext: fig.savefig(tmp, format=ext))
             written.append(path)
-        plt.close(fig)
+    plt.close(fig)
     return written
 
 
+def _snr_tag(s: float) -> str:
+    return f"{s:g}".replace("-", "m")
+
+
+def figure_plan(df: pd.DataFrame, metrics: list[str] | None = None) -> list[dict]:
+    """The curve figures :func:`plot_results` draws for a table, without drawing them.
+
+    One dict per figure: ``name`` (file stem), ``metric``, ``x`` (``snr_db`` or ``ratio``), the
+    fixed value of the other axis (``ratio`` or ``snr_db``) and the panel ``title`` suffix.
+    """
+    if not len(df):
+        raise SemcomError("the results table is empty: nothing to plot")
+    available = metric_columns(df)
+    metrics = metrics or available
+    unknown = [m for m in metrics if m not in df.columns]
+    if unknown:
+        raise SemcomError(f"metric {', '.join(unknown)} is not in the results: choose from {', '.join(available)}")
+    ratios = sorted(df["ratio"].astype(float).round(9).unique())
+    snrs = sorted(df["snr_db"].astype(float).unique())
+    plan = []
+    for metric in metrics:
+        if df[metric].notna().sum() == 0:
+            continue
+        if len(snrs) > 1 or len(ratios) == 1:
+            for r in ratios:
+                name = f"{metric}_vs_snr" if len(ratios) == 1 else f"{metric}_vs_snr_rho{r:.6g}"
+                title = None if len(ratios) == 1 else rf"$\rho$ = {ratio_label(r)}"
+                plan.append({"name": name, "metric": metric, "x": "snr_db", "ratio": r, "title": title})
+        if len(ratios) > 1:
+            for snr in snrs:
+                name = f"{metric}_vs_ratio" if len(snrs) == 1 else f"{metric}_vs_ratio_snr{_snr_tag(snr)}dB"
+                title = None if len(snrs) == 1 else f"SNR = {snr:g} dB"
+                plan.append({"name": name, "metric": metric, "x": "ratio", "snr_db": snr, "title": title})
+    return plan
+
+
+def plot_results(df: pd.DataFrame, out_dir: str | Path, metrics: list[str] | None = None) -> list[Path]:
+    """Write every curve figure of a table into ``out_dir`` (see :func:`figure_plan`); return the paths."""
+    out_dir = Path(out_dir)
+    plan = figure_plan(df, metrics)
+    df = df.copy()
+    df["ratio"] = df["ratio"].astype(float).round(9)
+    written = []
+    for fig in plan:
+        sub = df[df["ratio"] == fig["ratio"]] if fig["x"] == "snr_db" else df[df["snr_db"] == fig["snr_db"]]
+        written += save_figure(plot_metric(sub, fig["metric"], fig["x"], fig["title"]), out_dir / fig["name"])
+    return written
+
+
+def plot_metrics_vs_snr(df: pd.DataFrame, out_dir: str | Path, metrics: list[str] | None = None) -> list[Path]:
+    """Former name of :func:`plot_results` (kept for callers of the foundation API)."""
+    return plot_results(df, out_dir, metrics)
+
+
+# --- qualitative figure -------------------------------------------------------------------------
+
+
+def _pick(values, wanted, what: str, flag: str):
+    values = sorted(values)
+    if wanted is None:
+        if len(values) > 1:
+            shown = ", ".join(ratio_label(v) if what == "ratio" else str(v) for v in values)
+            raise SemcomError(f"the reconstructions hold several {what}s ({shown}): choose one with {flag}")
+        return values[0]
+    for v in values:
+        if (isinstance(v, float) and abs(v - float(wanted)) < 1e-9) or v == wanted:
+            return v
+    shown = ", ".join(ratio_label(v) if what == "ratio" else str(v) for v in values)
+    raise SemcomError(f"no reconstructions at {what} {wanted}: choose one of {shown} with {flag}")
+
+
+def plot_reconstruction_grid(
+    folder: str | Path,
+    image: str | None = None,
+    snrs: list[float] | None = None,
+    channel: str | None = None,
+    ratio: float | None = None,
+    pipelines: list[str] | None = None,
+    seed: int | None = None,
+    metric: str = "psnr",
+):
+    """The qualitative figure from saved reconstructions under ``folder``.
+
+    Returns ``(figure, choice)``, ``choice`` the dict of the image, channel, ratio, seed and SNRs
+    shown (each argument left as None is taken from the saved files when only one value exists).
+
+    Layout: the reference at the top left, then one row per pipeline and one column per SNR
+    (``snrs``: default every saved SNR, at most 5), 7.16 in wide; each tile is captioned with
+    ``metric`` (or "lost" for a failed transmission).
+    """
+    from PIL import Image
+
+    from semcom.conventions import parse_ratio
+    from semcom.reconstructions import scan
+
+    table = scan(folder)
+    if not len(table):
+        raise SemcomError(f"no saved reconstructions under {folder}: run with save_reconstructions=N (or a list of image names)")
+    images = sorted(table["image"].unique())
+    image = _pick(images, image, "image", "--image")
+    table = table[table["image"] == image]
+    ref = table[table["reference"]]
+    rec = table[~table["reference"]].copy()
+    if not len(ref) or not len(rec):
+        raise SemcomError(f"image {image}: the reference or the reconstructions are missing under {folder}")
+    channel = _pick(rec["channel"].unique(), channel, "channel", "--channel")
+    rec = rec[rec["channel"] == channel]
+    ratio = _pick(rec["ratio"].astype(float).unique(), None if ratio is None else parse_ratio(ratio), "ratio", "--ratio")
+    rec = rec[(rec["ratio"].astype(float) - ratio).abs() < 1e-9]
+    seed = _pick(rec["seed"].astype(int).unique(), seed, "seed", "--seed")
+    rec = rec[rec["seed"].astype(int) == seed]
+    available = sorted(rec["snr_db"].astype(float).unique())
+    if snrs:
+        missing = [s for s in snrs if not any(abs(s - a) < 1e-9 for a in available)]
+        if missing:
+            raise SemcomError(f"no reconstructions at SNR {', '.join(f'{s:g}' for s in missing)} dB: saved SNRs are {', '.join(f'{a:g}' for a in available)}")
+        cols = [a for a in available if any(abs(s - a) < 1e-9 for s in snrs)]
+    else:
+        cols = available[:: max(1, math.ceil(len(available) / 5))]
+    names = sorted(rec["pipeline"].unique(), key=lambda n: (is_bound(n), n))
+    if pipelines:
+        unknown = [p for p in pipelines if p not in names]
+        if unknown:
+            raise SemcomError(f"no reconstructions of pipeline {', '.join(unknown)}: saved pipelines are {', '.join(names)}")
+        names = list(pipelines)
+
+    ref_img = np.asarray(Image.open(ref["path"].iloc[0]))
+    h, w = ref_img.shape[:2]
+    ncols = len(cols) + 1
+    tile_w = DOUBLE_COLUMN_IN / ncols
+    with plt.rc_context(RC):
+        fig, axes = plt.subplots(len(names), ncols, figsize=(DOUBLE_COLUMN_IN, tile_w * h / w * len(names) + 0.45), squeeze=False,
+                                 layout="constrained")
+        for ax in axes.flat:
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for side in ax.spines.values():
+                side.set_visible(False)
+        axes[0][0].imshow(ref_img)
+        axes[0][0].set_title("reference")
+        for r, name in enumerate(names):
+            axes[r][1].set_ylabel(name)
+            for c, snr in enumerate(cols, start=1):
+                ax = axes[r][c]
+                hit = rec[(rec["pipeline"] == name) & ((rec["snr_db"].astype(float) - snr).abs() < 1e-9)]
+                if r == 0:
+                    ax.set_title(f"SNR {snr:g} dB")
+                if not len(hit):
+                    ax.text(0.5, 0.5, "not saved", ha="center", va="center", transform=ax.transAxes)
+                    continue
+                row = hit.iloc[0]
+                ax.imshow(np.asarray(Image.open(row["path"])))
+                value = row.get(metric)
+                lost = bool(row.get("failed", False))
+                caption = "lost" if lost else (f"{value:.2f} dB" if metric == "psnr" and value is not None and np.isfinite(value)
+                                              else (f"{metric} {value:.3f}" if value is not None and np.isfinite(value) else ""))
+                ax.set_xlabel(caption)
+        fig.suptitle(f"{image}, {channel}, $\\rho$ = {ratio_label(ratio)}")
+    return fig, {"image": image, "channel": channel, "ratio": ratio, "seed": seed, "snr_db": cols, "pipelines": names}
+
+
+# --- command line -------------------------------------------------------------------------------
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # noqa: D102
+        self.exit(2, f"error: {message}: see python -m semcom.plot --help\n")
+
+
+def _main_grid(argv: list[str]) -> int:
+    p = _Parser(prog="python -m semcom.plot grid", description="Grid of saved reconstructions (reference, pipelines x SNRs).")
+    p.add_argument("folder", help="run or multirun folder (where save_reconstructions wrote reconstructions/)")
+    p.add_argument("--image", help="image name (default: the only one saved)")
+    p.add_argument("--snr", type=float, nargs="+", help="SNR columns, dB (default: up to 5 saved SNRs)")
+    p.add_argument("--channel", help="channel (default: the only one saved)")
+    p.add_argument("--ratio", help="bandwidth ratio, e.g. 1/16 (default: the only one saved)")
+    p.add_argument("--seed", type=int, help="seed (default: the only one saved)")
+    p.add_argument("--pipelines", nargs="+", help="rows, in this order (default: all saved)")
+    p.add_argument("--metric", default="psnr", help="metric in the captions (default psnr)")
+    p.add_argument("--out", help="folder for the figure (default: FOLDER/figures)")
+    args = p.parse_args(argv)
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise SemcomError(f"{folder} is not a folder: give the run or multirun folder that holds reconstructions/")
+    fig, choice = plot_reconstruction_grid(folder, args.image, args.snr, args.channel, args.ratio, args.pipelines, args.seed, args.metric)
+    out = Path(args.out) if args.out else folder / "figures"
+    for path in save_figure(fig, out / f"reconstructions_{choice['image']}_{choice['channel']}_rho{choice['ratio']:.6g}"):
+        print(path)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m semcom.plot", description=__doc__.splitlines()[0])
-    parser.add_argument("results", help="results.parquet, a run folder or a multirun folder")
-    parser.add_argument("--out", help="folder for the figures (default: <results folder>/figures)")
-    parser.add_argument("--metrics", nargs="*", help="metrics to plot (default: all metric columns)")
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else list(argv)
     try:
+        if argv and argv[0] == "grid":
+            return _main_grid(argv[1:])
+        parser = _Parser(prog="python -m semcom.plot", description="Curve figures from a results table (see also: grid).")
+        parser.add_argument("results", help="results.parquet, a run folder or a multirun folder")
+        parser.add_argument("--out", help="folder for the figures (default: <results folder>/figures)")
+        parser.add_argument("--metrics", nargs="+", help="metrics to plot (default: all metric columns)")
+        args = parser.parse_args(argv)
         df = load_results(args.results)
         src = Path(args.results)
         out = Path(args.out) if args.out else (src.parent if src.is_file() else src) / "figures"
-        for p in plot_metrics_vs_snr(df, out, args.metrics):
+        for p in plot_results(df, out, args.metrics):
             print(p)
     except SemcomError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return exc.exit_code
     return 0
 
 

@@ -1,8 +1,10 @@
 """Hydra entry point: ``python -m semcom.run [overrides]``.
 
 Runs one job (a pipeline over a channel at every SNR point for every image) into the Hydra run
-folder, or, with ``sweep=snr``, a multirun over pipelines and channels whose jobs are merged into
-the sweep folder. ``python -m semcom.run --cfg job <overrides>`` prints the composed config.
+folder, or, with ``sweep=snr|ratio|grid``, a multirun whose jobs share one result store in the
+sweep folder and are merged there at the end. ``results_dir=DIR`` puts the store elsewhere (a
+relative path is taken from the directory the command was started in).
+``python -m semcom.run --cfg job <overrides>`` prints the composed config.
 Problems with the input end the command with ``error: <what and how to fix>`` and exit status 2.
 """
 
@@ -10,11 +12,14 @@ from __future__ import annotations
 
 import logging
 import sys
+from pathlib import Path
 
 import hydra
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from omegaconf import DictConfig
 
+import semcom.config  # noqa: F401  (its warning filter must be in place before Hydra composes)
 from semcom.errors import SemcomError
 
 log = logging.getLogger("semcom.run")
@@ -25,18 +30,32 @@ def _fail(exc: SemcomError) -> None:
     sys.exit(exc.exit_code)
 
 
+def store_dir(cfg: DictConfig, hc) -> Path:
+    """Where a job's result store lives: ``results_dir``, else the sweep folder (multirun), else the run folder."""
+    start = Path(hc.runtime.cwd)
+    if cfg.get("results_dir"):
+        return start / Path(str(cfg.results_dir)).expanduser()
+    if hc.mode == RunMode.MULTIRUN:
+        return start / str(hc.sweep.dir)
+    return Path(hc.runtime.output_dir)
+
+
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> None:
     from semcom.experiment import run_job
 
-    out_dir = HydraConfig.get().runtime.output_dir
+    hc = HydraConfig.get()
+    out_dir = hc.runtime.output_dir
+    multirun = hc.mode == RunMode.MULTIRUN
     try:
-        df = run_job(cfg, out_dir)
+        # In a multirun the figures are drawn once, by the merge at the end.
+        df = run_job(cfg, out_dir, store_dir=store_dir(cfg, hc), job_num=int(hc.job.num) if multirun else None,
+                     plots=bool(cfg.get("plots", True)) and not multirun)
     except SemcomError as exc:
         _fail(exc)
     failed = int(df["failed"].sum()) if len(df) else 0
     log.info("%d rows (%d failed transmissions) -> %s", len(df), failed, out_dir)
-    if HydraConfig.get().mode.name == "RUN":
+    if not multirun:
         print(f"results: {out_dir}/results.parquet\nsummary: {out_dir}/summary.csv")
 
 

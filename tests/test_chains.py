@@ -11,7 +11,7 @@ from semcom.channels import AWGN, RayleighBlock
 from semcom.codecs import JPEG
 from semcom.codecs.base import ENCODINGS
 from semcom.conventions import awgn_capacity, channel_uses
-from semcom.pipeline import Transmission, build_pipeline, to_uint8
+from semcom.pipeline import Transmission, build_pipeline, from_uint8, to_uint8
 from semcom.randomness import generator
 
 LDPC_CFG = {"kind": "separate", "name": "jpeg_ldpc", "codec": "jpeg", "code_rate": 0.5, "qam": 4, "codeword_bits": 2048}
@@ -33,7 +33,7 @@ def test_ldpc_chain_error_free_at_high_snr(crops):
         q = tx.extras["quality"][i]
         data = JPEG().encode(to_uint8(crops[i : i + 1])[0], q)
         assert tx.bits[i] == 8 * len(data)
-        expect = torch.from_numpy(JPEG().decode(data, (192, 192))).permute(2, 0, 1).float() / 255
+        expect = from_uint8(JPEG().decode(data, (192, 192)))
         assert torch.equal(tx.reconstructions[i], expect)
         # payload capacity of the blocks that fit bounds the file size: ~ n_cu * 2 bits * 1/2
         assert tx.bits[i] <= n_cu * 2 * 0.5

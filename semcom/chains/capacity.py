@@ -16,9 +16,10 @@ from collections import defaultdict
 
 import torch
 
+from semcom.capacity import instantaneous_capacity_bits
 from semcom.channels.base import Channel
 from semcom.codecs import build_codec, fit_to_budget
-from semcom.conventions import channel_uses, snr_db_to_n0
+from semcom.conventions import channel_uses
 from semcom.pipeline import Transmission, fallback_image, from_uint8, register_pipeline, to_uint8
 from semcom.randomness import Rng
 
@@ -33,7 +34,7 @@ class CapacityBound:
         self.name = name
         self.ratio = float(ratio)
         self.fallback = fallback
-        self.codec = build_codec(codec, **dict(codec_params or {}))
+        self.codec = build_codec(codec, device=device, **dict(codec_params or {}))
 
     def params(self) -> dict:
         return {"codec": self.codec.implementation, "fallback": self.fallback}
@@ -43,9 +44,7 @@ class CapacityBound:
         n_cu = channel_uses(self.ratio, height, width)
         device = rng.device if isinstance(rng, torch.Generator) else rng[0].device
         h = channel.gains((1, n_cu), rng, device)
-        snr = 1.0 / snr_db_to_n0(float(snr_db))
-        bits = float(torch.log2(1.0 + h.abs().square().double() * snr).sum())
-        return bits, n_cu
+        return float(instantaneous_capacity_bits(h, float(snr_db))[0]), n_cu
 
     def transmit(self, images: torch.Tensor, snr_db, channel: Channel, rng: Rng) -> Transmission:
         n_img, _, height, width = images.shape

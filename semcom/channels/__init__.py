@@ -1,7 +1,8 @@
-"""Channels: AWGN, Rayleigh block fading (more families register here).
+"""Channels: AWGN, Rayleigh (block, fast), Rician, TDL multipath through OFDM.
 
 ``build_channel(cfg)`` turns a ``channel`` config node (``name`` plus keyword parameters) into a
-:class:`Channel`; ``CHANNELS`` maps names to classes.
+:class:`Channel`; ``CHANNELS`` maps names to classes. Every channel carries its receiver (CSI
+mode and equaliser, :class:`Receiver`); see :mod:`semcom.channels.base` for the conventions.
 """
 
 from __future__ import annotations
@@ -9,13 +10,19 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from semcom.channels.awgn import AWGN
-from semcom.channels.base import Channel, ChannelOutput
-from semcom.channels.rayleigh import RayleighBlock
+from semcom.channels.base import CSI_MODES, EQUALIZERS, Channel, ChannelOutput, Receiver
+from semcom.channels.flat import FlatFading
+from semcom.channels.ofdm import TDLOFDM
+from semcom.channels.rayleigh import RayleighBlock, RayleighFast
+from semcom.channels.rician import Rician
 from semcom.errors import SemcomError
 
 CHANNELS: dict[str, type[Channel]] = {
     "awgn": AWGN,
     "rayleigh_block": RayleighBlock,
+    "rayleigh_fast": RayleighFast,
+    "rician": Rician,
+    "tdl_ofdm": TDLOFDM,
 }
 
 
@@ -31,4 +38,7 @@ def build_channel(cfg: Mapping | str) -> Channel:
         raise SemcomError(f"bad parameters for channel {name!r}: {exc}") from None
 
 
-__all__ = ["AWGN", "CHANNELS", "Channel", "ChannelOutput", "RayleighBlock", "build_channel"]
+__all__ = [
+    "AWGN", "CHANNELS", "CSI_MODES", "Channel", "ChannelOutput", "EQUALIZERS", "FlatFading", "RayleighBlock",
+    "RayleighFast", "Receiver", "Rician", "TDLOFDM", "build_channel",
+]

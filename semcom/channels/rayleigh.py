@@ -1,36 +1,36 @@
-"""Rayleigh block fading: y = h x + n with h ~ CN(0, 1) constant over a coherence block."""
+"""Rayleigh fading: y = h x + n with h ~ CN(0, 1), per coherence block (block) or per symbol (fast)."""
 
 from __future__ import annotations
 
-import math
-
 import torch
 
-from semcom.channels.base import Channel
+from semcom.channels.flat import FlatFading
 from semcom.randomness import Rng, complex_normal_rows
 
 
-class RayleighBlock(Channel):
-    """Flat Rayleigh fading, one CN(0,1) gain per coherence block of ``coherence`` symbols.
+class RayleighBlock(FlatFading):
+    """Flat Rayleigh fading, one CN(0,1) gain per coherence block of ``coherence`` data symbols.
 
-    ``coherence=None`` (default): one gain per image (row). The receiver knows h (perfect CSI).
+    ``coherence=None`` (default): one gain per image (row).
     """
 
     name = "rayleigh_block"
 
-    def __init__(self, coherence: int | None = None):
-        super().__init__()
-        if coherence is not None and int(coherence) < 1:
-            raise ValueError(f"coherence must be a positive number of symbols or None, got {coherence}")
-        self.coherence = None if coherence is None else int(coherence)
+    def __init__(self, coherence: int | None = None, pilots: int = 1, csi: str = "perfect", equalizer: str = "zf",
+                 csi_error_var: float = 0.01, pilot_power_db: float = 0.0):
+        super().__init__(coherence, pilots, csi=csi, equalizer=equalizer, csi_error_var=csi_error_var, pilot_power_db=pilot_power_db)
 
-    def gains(self, shape, rng: Rng, device) -> torch.Tensor:
-        n, length = shape
-        if self.coherence is None:
-            return complex_normal_rows((n, 1), rng, device).expand(n, length)
-        blocks = max(1, math.ceil(length / self.coherence))
-        h = complex_normal_rows((n, blocks), rng, device)
-        return h.repeat_interleave(self.coherence, dim=1)[:, :length]
+    def block_gains(self, n, blocks, rng: Rng, device) -> torch.Tensor:
+        return complex_normal_rows((n, blocks), rng, device)
 
-    def extra_repr(self) -> str:
-        return f"name={self.name!r}, coherence={self.coherence}"
+
+class RayleighFast(RayleighBlock):
+    """Fast Rayleigh fading: an independent CN(0,1) gain per symbol (coherence of one symbol).
+
+    Under ``csi=ls`` every data symbol is accompanied by ``pilots`` pilot symbols seeing its gain.
+    """
+
+    name = "rayleigh_fast"
+
+    def __init__(self, pilots: int = 1, csi: str = "perfect", equalizer: str = "zf", csi_error_var: float = 0.01, pilot_power_db: float = 0.0):
+        super().__init__(1, pilots, csi=csi, equalizer=equalizer, csi_error_var=csi_error_var, pilot_power_db=pilot_power_db)

@@ -2,9 +2,19 @@
 
 A per-image metric is called as ``metric(reference, reconstruction)`` on float32 RGB batches
 (N, 3, H, W) in [0, 1] and returns a float tensor (N,). Each metric has a ``name`` (its result
-column), ``higher_is_better``, and ``checkpoint`` (the weights it used, or None), and states its
-conventions in its docstring. Set metrics (FID, ...) set ``per_image = False`` and use
-``update(reference, reconstruction)`` then ``compute()``.
+column), ``higher_is_better``, and ``checkpoint`` (the weights it used, ``<registry name>@<sha256
+prefix>`` joined by ``+``, or None), and states its conventions in its docstring.
+
+Metrics with weights resolve them in :meth:`Metric.load` (called on first use; the runner calls
+it up front so that a missing checkpoint is reported before any work). A metric whose reference
+side is costly (LPIPS, DISTS: a network pass) splits the work: ``state = prepare(reference)``
+once, then ``score(state, reconstruction)`` for as many reconstructions of that reference as
+needed (the runner scores every SNR point against one prepared batch).
+
+Set metrics (FID, KID, IS) set ``per_image = False``: ``update(reference, reconstruction)`` per
+batch, then ``compute()`` -> dict of floats with ``n``. They are built on per-image ``features``
+(identified by ``feature_id``; metrics with the same id share them) and ``compute_from``, so a
+caller can store features and compute the set value later (the runner does, to survive resume).
 """
 
 from __future__ import annotations
@@ -17,11 +27,26 @@ class Metric:
     higher_is_better: bool = True
     per_image: bool = True
     checkpoint: str | None = None
+    #: registry names (semcom.weights) of the checkpoints :meth:`load` resolves.
+    weights: tuple[str, ...] = ()
+
+    def load(self) -> "Metric":
+        """Resolve checkpoints and build networks (idempotent); SemcomError if weights are missing."""
+        return self
 
     def __call__(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
         check_pair(reference, reconstruction, self.name)
+        self.load()
         with torch.no_grad():
-            return self.compute_batch(reference, reconstruction)
+            return self.score(self.prepare(reference), reconstruction)
+
+    def prepare(self, reference: torch.Tensor):
+        """Reference-side state reusable for several reconstructions (default: the batch itself)."""
+        return reference
+
+    def score(self, state, reconstruction: torch.Tensor) -> torch.Tensor:
+        """(N,) scores of ``reconstruction`` against the prepared reference ``state``."""
+        return self.compute_batch(state, reconstruction)
 
     def compute_batch(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
@@ -34,12 +59,40 @@ def check_pair(reference: torch.Tensor, reconstruction: torch.Tensor, name: str)
     """Shapes (N, 3, H, W), equal, floating point; NaN/Inf in a reconstruction is an error."""
     if reference.shape != reconstruction.shape:
         raise ValueError(f"{name}: reference {tuple(reference.shape)} and reconstruction {tuple(reconstruction.shape)} differ in shape")
-    if reference.dim() != 4 or reference.shape[1] != 3:
-        raise ValueError(f"{name}: expected RGB batches (N, 3, H, W), got {tuple(reference.shape)}")
-    if not reference.is_floating_point() or not reconstruction.is_floating_point():
+    check_images(reference, name)
+    if not reconstruction.is_floating_point():
         raise TypeError(f"{name}: expected float tensors in [0, 1], got {reference.dtype} and {reconstruction.dtype}")
     if not torch.isfinite(reconstruction).all():
         raise ValueError(f"{name}: the reconstruction contains NaN or Inf")
+
+
+def check_images(images: torch.Tensor, name: str) -> None:
+    """(N, 3, H, W) floating point."""
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f"{name}: expected RGB batches (N, 3, H, W), got {tuple(images.shape)}")
+    if not images.is_floating_point():
+        raise TypeError(f"{name}: expected float tensors in [0, 1], got {images.dtype}")
+
+
+def check_unit_range(images: torch.Tensor, name: str, tol: float = 0.01) -> None:
+    """Refuse data that is plainly not in [0, 1] (e.g. [-1, 1] or [0, 255]): networks that rescale
+    inputs internally would silently give wrong numbers. Excursions up to ``tol`` are allowed."""
+    from semcom.errors import SemcomError
+
+    lo, hi = float(images.min()), float(images.max())
+    if lo < -tol or hi > 1 + tol:
+        hint = "(x + 1) / 2" if lo < -tol and hi <= 1 + tol else "x / 255" if hi > 1 + tol else "a [0, 1] rescale"
+        raise SemcomError(f"{name}: images must be float RGB in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: pass {hint}")
+
+
+def module_on(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
+    """Move ``module`` to ``device`` if it is elsewhere (metrics follow their inputs' device)."""
+    p = next(iter(module.parameters()), None)
+    if p is None:
+        p = next(iter(module.buffers()), None)
+    if p is not None and p.device != device:
+        module.to(device)
+    return module
 
 
 class SetMetric(Metric):
@@ -47,18 +100,40 @@ class SetMetric(Metric):
 
     ``update(reference, reconstruction)`` takes batches like a per-image metric; ``compute()``
     returns a dict of floats (at least ``{name: value, "n": images}``); ``reset()`` starts over.
+    Subclasses implement ``features(images) -> (N, D)`` float64 CPU tensor, ``feature_id``, and
+    ``compute_from(reference_features, reconstruction_features)``; ``uses_reference = False``
+    (IS) ignores the reference.
     """
 
     per_image = False
+    uses_reference: bool = True
+    feature_id: str = ""
+
+    def __init__(self):
+        self._ref: list[torch.Tensor] = []
+        self._rec: list[torch.Tensor] = []
 
     def __call__(self, reference, reconstruction):
         raise TypeError(f"{self.name} is a set metric: call update(ref, rec) for each batch, then compute()")
 
-    def update(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> None:
+    def features(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
+
+    def compute_from(self, reference_features: torch.Tensor | None, reconstruction_features: torch.Tensor) -> dict:
+        raise NotImplementedError
+
+    def update(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> None:
+        check_pair(reference, reconstruction, self.name)
+        self.load()
+        if self.uses_reference:
+            self._ref.append(self.features(reference))
+        self._rec.append(self.features(reconstruction))
 
     def compute(self) -> dict:
-        raise NotImplementedError
+        if not self._rec:
+            raise ValueError(f"{self.name}: no images: call update(ref, rec) first")
+        ref = torch.cat(self._ref) if self.uses_reference else None
+        return self.compute_from(ref, torch.cat(self._rec))
 
     def reset(self) -> None:
-        raise NotImplementedError
+        self._ref, self._rec = [], []
