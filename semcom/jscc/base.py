@@ -88,9 +88,13 @@ def complex_to_real(x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 def side_snr_db(out: ChannelOutput) -> torch.Tensor:
-    """Effective SNR per image after zero-forcing, dB, (N,): mean of 10 log10(|h|^2 / N0)."""
-    g = out.h.abs().square().clamp_min(1e-12)
-    snr = 10.0 * torch.log10(g / out.n0).mean(dim=1)
+    """Effective SNR per image after zero-forcing, dB, (N,): mean of 10 log10(|h_est|^2 / (N0 + sigma_e^2)).
+
+    What the receiver knows: its channel estimate ``h_est`` and the CSI error variance
+    (``h_est = h`` and ``sigma_e^2 = 0`` under perfect CSI).
+    """
+    g = out.h_est.abs().square().clamp_min(1e-12)
+    snr = 10.0 * torch.log10(g / (out.n0 + out.csi_var)).mean(dim=1)
     return snr.clamp(*SIDE_SNR_RANGE_DB)
 
 

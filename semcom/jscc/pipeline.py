@@ -10,7 +10,8 @@ Config (``semcom/conf/pipeline/deepjscc.yaml`` and siblings)::
 
 Per batch: encoder (nominal SNR for SNR-adaptive encoders) -> per-image unit power -> the
 channel with the per-image generators of the runner (the same noise and fading any other chain
-sending as many symbols sees) -> zero-forcing with perfect CSI -> decoder -> crop. ``bits`` is 0
+sending as many symbols sees) -> zero-forcing with the channel's receiver CSI (``channel.csi``:
+perfect, LS pilots or noisy) -> decoder (given the effective SNR the receiver knows) -> crop. ``bits`` is 0
 (analog symbols), ``channel_uses`` the symbols sent (see :mod:`semcom.jscc.base` for padding).
 
 A checkpoint trained for another bandwidth ratio than the job's ``ratio`` is refused.
