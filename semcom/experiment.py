@@ -20,6 +20,7 @@ import logging
 import math
 from collections import defaultdict
 from collections.abc import Mapping
+from fractions import Fraction
 from pathlib import Path
 
 import pandas as pd
@@ -137,6 +138,7 @@ def run_job(
     device = resolve_device(plain.get("device", "auto"), job_num)
     ds_cfg = dict(plain["dataset"])
     dataset = load_dataset(ds_cfg.get("name", "builtin"), ds_cfg.get("path"), ds_cfg.get("limit"), bool(ds_cfg.get("convert", False)))
+    plain["pipeline"] = fill_checkpoint_name(plain["pipeline"], plain["channel"].get("name", ""), v["ratio"])
     pipeline = build_pipeline(plain["pipeline"], ratio=v["ratio"], fallback=v["fallback"], device=device)
     channel = build_channel(plain["channel"]).to(device)
     metrics, skipped = select_metrics(v["metrics"])
@@ -282,6 +284,26 @@ def _prepare(pipeline, dataset, cells, common, is_done, channel, seed, device) -
 
     with torch.no_grad():
         prepare([it.image for it in items], sorted(pending), channel, rng_for)
+
+
+def fill_checkpoint_name(pipe_cfg: dict, channel_name: str, ratio: float) -> dict:
+    """Fill ``{channel}`` and ``{ratio}`` in a pipeline's ``checkpoint`` name.
+
+    ``checkpoint: deepjscc-{channel}-r{ratio}`` picks, per job, the checkpoint trained for the
+    job's channel and bandwidth ratio (``deepjscc-rayleigh_block-r1_16``), so one sweep over
+    channels and ratios uses the matching model each time. ``{ratio}`` is written as in the
+    shipped names (1/16 -> ``1_16``). Other names are returned unchanged.
+    """
+    name = pipe_cfg.get("checkpoint")
+    if not isinstance(name, str) or "{" not in name:
+        return pipe_cfg
+    frac = Fraction(ratio).limit_denominator(1000)
+    tag = f"{frac.numerator}_{frac.denominator}"
+    try:
+        filled = name.format(channel=channel_name, ratio=tag)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise SemcomError(f"pipeline.checkpoint={name!r} has a bad placeholder ({exc}): only {{channel}} and {{ratio}} are filled in") from None
+    return {**pipe_cfg, "checkpoint": filled}
 
 
 def done_keys(stored: pd.DataFrame, metric_checkpoints: dict[str, str | None]) -> set[tuple]:

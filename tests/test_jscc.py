@@ -328,3 +328,21 @@ def test_shipped_checkpoint_beats_grey_on_kodak_crops():
     grey_db = float(psnr(crops, torch.full_like(crops, 0.5)).mean())
     assert model_db > grey_db + 10.0, (model_db, grey_db)
     assert math.isfinite(model_db)
+
+
+def test_checkpoint_name_filled_per_job(tmp_path, small_folder):
+    from semcom.config import compose
+    from semcom.experiment import fill_checkpoint_name, run_job
+
+    cfg = {"kind": "learned", "checkpoint": "deepjscc-{channel}-r{ratio}"}
+    assert fill_checkpoint_name(cfg, "rayleigh_block", 1 / 16)["checkpoint"] == "deepjscc-rayleigh_block-r1_16"
+    assert fill_checkpoint_name(cfg, "awgn", 1 / 6)["checkpoint"] == "deepjscc-awgn-r1_6"
+    assert fill_checkpoint_name({"checkpoint": "x.pt"}, "awgn", 0.1) == {"checkpoint": "x.pt"}
+    with pytest.raises(SemcomError, match="bad placeholder"):
+        fill_checkpoint_name({"checkpoint": "m-{snr}"}, "awgn", 0.1)
+    # the pipeline config's default name picks the checkpoint of the job's channel and ratio
+    base = ["pipeline=deepjscc", "dataset=folder", f"dataset.path={small_folder}", "snr_db=[4]", "metrics=[psnr]", "plots=false", "channel=awgn"]
+    df = run_job(compose([*base, "ratio=1/16"]), tmp_path / "out", progress=False)
+    assert set(df["checkpoint"]) == {"deepjscc-awgn-r1_16"}
+    with pytest.raises(SemcomError, match="unknown JSCC checkpoint 'deepjscc-awgn-r1_8'"):
+        run_job(compose([*base, "ratio=1/8"]), tmp_path / "out2", progress=False)
