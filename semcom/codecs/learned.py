@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pickle
 import sys
 import types
 import warnings
@@ -127,6 +128,14 @@ def register_zoo_weights() -> list[WeightFile]:
     return specs
 
 
+def _unpickle_codec(blob: bytes) -> CompressAICodec:
+    """Rebuild a pickled :class:`CompressAICodec` (CompressAI imported first, see ``__reduce__``)."""
+    import_compressai()
+    codec = CompressAICodec.__new__(CompressAICodec)
+    codec.__setstate__(pickle.loads(blob))
+    return codec
+
+
 def _fingerprint(models: dict[int, torch.nn.Module]) -> str:
     h = hashlib.sha1()
     for q in sorted(models):
@@ -193,6 +202,11 @@ class CompressAICodec(SourceCodec):
         self.__dict__.update(state)
         self.device = torch.device(self.device)
         self.compressai = import_compressai()
+
+    def __reduce__(self):
+        # The state holds CompressAI modules; unpickling them imports compressai, which needs
+        # import_compressai's torchvision stand-in first (the decoder worker is a fresh process).
+        return (_unpickle_codec, (pickle.dumps(self.__getstate__()),))
 
     def model(self, quality: int) -> torch.nn.Module:
         """The model of ``quality`` (zoo weights loaded, checked and cached on first use)."""
