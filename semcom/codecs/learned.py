@@ -222,9 +222,19 @@ class CompressAICodec(SourceCodec):
         """A zoo model from a checkpoint file, as ``compressai.zoo`` builds it after downloading."""
         from compressai.zoo.pretrained import load_pretrained
 
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = load_pretrained(state.get("state_dict", state))
-        model = _zoo().model_architectures[self.architecture].from_state_dict(state)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated, not a torch file, or pickled objects
+            raise SemcomError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:120]}): "
+                              "replace it with the zoo file of the same name") from None
+        if not isinstance(state, dict):
+            raise SemcomError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict: replace it with the zoo file of the same name")
+        try:
+            state = load_pretrained(state.get("state_dict", state))
+            model = _zoo().model_architectures[self.architecture].from_state_dict(state)
+        except (KeyError, RuntimeError, ValueError, IndexError, AttributeError) as exc:  # other architecture or shapes
+            raise SemcomError(f"checkpoint {path} is not a {self.architecture} state dict ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:160]}): give the {self.architecture} zoo file") from None
         model.update(force=False)
         return model.to(self.device).eval()
 
