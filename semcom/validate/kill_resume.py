@@ -2,7 +2,7 @@
 
 ``python -m semcom.validate.kill_resume [--trials 8] [--kills 3] [--seed 0]``
 
-The sweep is the real command line, ``python -m semcom.run -m pipeline=jpeg_capacity,webp_capacity
+The sweep is the real command line, ``python -m semcom.run -m sweep=snr pipeline=jpeg_capacity,webp_capacity
 channel=rayleigh_block ...`` (two jobs and the merge, one image per batch so that every image and
 SNR point is its own part file), over six small crops of the built-in photographs. First it runs
 once uninterrupted (the reference). Then each trial starts the same command into a fresh sweep
@@ -56,7 +56,7 @@ def make_images(folder: Path, n: int = 6, size: int = 96) -> Path:
 
 
 def sweep_args(images: Path, sweep_dir: Path) -> list[str]:
-    return ["-m", "pipeline=jpeg_capacity,webp_capacity", "channel=rayleigh_block", "dataset=folder", f"dataset.path={images}",
+    return ["-m", "sweep=snr", "pipeline=jpeg_capacity,webp_capacity", "channel=rayleigh_block", "dataset=folder", f"dataset.path={images}",
             "snr_db=[1,5,9,13]", "ratio=1/16", "metrics=[psnr,ssim]", "batch_size=1", "plots=false", f"hydra.sweep.dir={sweep_dir}"]
 
 
