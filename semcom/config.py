@@ -153,7 +153,53 @@ def preflight(args: list[str]) -> DictConfig:
         validate(cfg)
     except OmegaConfBaseException as exc:
         raise SemcomError(f"config problem: {_first_line(exc)}") from None
+    # every other value of a sweep, one at a time in the first job's place (Hydra would otherwise
+    # stop a sweep with pipeline=jpeg_ldpc,nope with a multi-line error, or a job part-way through)
+    base = from_sweep + overrides
+    for key, prefix, value in _other_sweep_values(args, params, given):
+        alt = [o for o in base if o.split("=", 1)[0].lstrip("+~") != key] + [f"{prefix}{key}={value}"]
+        try:
+            validate(compose(alt, config_dirs, config_name))
+        except OmegaConfBaseException as exc:
+            raise SemcomError(f"config problem with {key}={value}: {_first_line(exc)}") from None
     return cfg
+
+
+def _other_sweep_values(args: list[str], params: dict, given: set[str]) -> list[tuple[str, str, str]]:
+    """(key, prefix, value) for every value after the first of each sweep override (command
+    line, and the sweep config's ``hydra.sweeper.params`` for keys the command line leaves)."""
+    out = []
+    parser = OverridesParser.create()
+    texts = [w for w in _override_words(args)]
+    texts += [f"{k}={v}" for k, v in (params or {}).items() if k not in given]
+    for text in texts:
+        try:
+            (o,) = parser.parse_overrides([text])
+        except OverrideParseException:
+            continue  # already reported by the first-job check
+        key = o.key_or_group
+        if key == "hydra" or key.startswith("hydra.") or key.startswith("hydra/") or not o.is_sweep_override():
+            continue
+        values = list(dict.fromkeys(o.sweep_string_iterator()))[1:]
+        out += [(o.get_key_element().lstrip("+~"), _PREFIX.get(o.type.name, ""), v) for v in values]
+    return out
+
+
+def _override_words(args: list[str]) -> list[str]:
+    """The override words of a command line (flags and their values left out)."""
+    words = []
+    skip_next = False
+    for a in args:
+        if skip_next:
+            skip_next = False
+            continue
+        if a in ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--info", "-i"):
+            skip_next = a not in ("--info", "-i")
+            continue
+        if a.startswith("-"):
+            continue
+        words.append(a)
+    return words
 
 
 def _first_line(exc: BaseException) -> str:

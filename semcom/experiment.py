@@ -30,7 +30,7 @@ from tqdm.auto import tqdm
 
 from semcom.channels import build_channel
 from semcom.conventions import check_snr_list, parse_ratio
-from semcom.data import load_dataset
+from semcom.data import list_images, load_dataset
 from semcom.errors import SemcomError
 from semcom.metrics import metric_list, select_metrics
 from semcom.pipeline import FALLBACKS, build_pipeline
@@ -71,13 +71,14 @@ def validate(cfg: Mapping) -> dict:
         raise SemcomError(f"seed={cfg['seed']!r} is not an integer: e.g. seed=0") from None
     batch = cfg.get("batch_size", 8)
     if not isinstance(batch, int) or batch < 1:
-        raise SemcomError(f"batch_size={batch!r} must be a positive integer")
+        raise SemcomError(f"batch_size={batch!r} must be a positive integer: e.g. batch_size=8")
     force = cfg.get("force", False)
     if not isinstance(force, bool):
-        raise SemcomError(f"force={force!r} must be true or false")
+        raise SemcomError(f"force={force!r} is not a boolean: give force=true or force=false")
     results_dir = cfg.get("results_dir")
     if results_dir is not None and (not isinstance(results_dir, str) or not results_dir.strip()):
-        raise SemcomError(f"results_dir={results_dir!r} must be a folder path or null")
+        raise SemcomError(f"results_dir={results_dir!r} is not a folder: give results_dir=DIR, or null for the run folder")
+    check_dataset(cfg["dataset"])
     recon = cfg.get("save_reconstructions")
     if recon is not None and not isinstance(recon, (bool, int, str, list, tuple)):
         raise SemcomError(f"save_reconstructions={recon!r} is not understood: give null, a count N, true, or a list of image names")
@@ -92,6 +93,23 @@ def validate(cfg: Mapping) -> dict:
         "results_dir": results_dir,
         "save_reconstructions": recon,
     }
+
+
+def check_dataset(ds) -> None:
+    """Cheap checks of the dataset node before anything runs (names, folder, limit); the images
+    themselves are read and checked by :func:`semcom.data.load_dataset`."""
+    if not isinstance(ds, Mapping):
+        raise SemcomError(f"dataset={ds!r} is not a dataset config: choose dataset=builtin, kodak or folder")
+    name = ds.get("name", "builtin")
+    if name not in ("builtin", "kodak", "folder"):
+        raise SemcomError(f"unknown dataset {name!r}: choose builtin, kodak, or folder with dataset.path=DIR")
+    limit = ds.get("limit")
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 1):
+        raise SemcomError(f"dataset.limit={limit!r} must be a positive number of images: give dataset.limit=N, or null for all")
+    if name == "folder":
+        if not ds.get("path"):
+            raise SemcomError("dataset=folder needs a folder: add dataset.path=/path/to/images")
+        list_images(ds["path"])  # missing, not a folder, or no image files: one line
 
 
 def _batches(items, size: int):

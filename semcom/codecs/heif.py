@@ -186,16 +186,21 @@ def split_payload(payload: bytes) -> tuple[bytes, bytes]:
     return payload[:n], payload[n : n + nal_units_length(payload, n)]
 
 
-def rebuild_heif(reference: bytes, payload: bytes, width: int, height: int) -> bytes:
-    """A HEIF file with ``reference``'s container around ``payload`` (see module docstring)."""
+def rebuild_heif(reference: bytes, payload: bytes, width: int | None = None, height: int | None = None) -> bytes:
+    """A HEIF file with ``reference``'s container around ``payload`` (see module docstring).
+
+    ``width``/``height`` rewrite the reference's ``ispe`` size; leave them out when the reference
+    was made at the image's own size (its ``ispe`` and ``clap`` are then already right).
+    """
     hvcc, nals = split_payload(payload)
     if not nals:
         raise HeifFormatError("payload holds no coded NAL unit")
     boxes = parse_boxes(reference)
     meta, iloc, ipco, mdat = _meta_parts(boxes)
     _find(ipco.children, b"hvcC").data = hvcc
-    ispe = _find(ipco.children, b"ispe")
-    ispe.data = ispe.data[:4] + struct.pack(">II", int(width), int(height))
+    if width is not None and height is not None:
+        ispe = _find(ipco.children, b"ispe")
+        ispe.data = ispe.data[:4] + struct.pack(">II", int(width), int(height))
     item_id, _, _ = _iloc_item(iloc.data)
     mdat.data = nals
     # the extent offset depends on the sizes of the boxes before mdat; they do not depend on it

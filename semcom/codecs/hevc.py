@@ -75,9 +75,10 @@ class HEVCIntra(SourceCodec):
     def enc_params(self) -> dict[str, str]:
         return {} if self.psy else {"x265:psy-rd": "0", "x265:psy-rdoq": "0"}
 
-    def __getstate__(self):  # the cached reference container is rebuilt where needed
+    def __getstate__(self):  # the cached reference containers are rebuilt where needed
         state = dict(self.__dict__)
         state.pop("_reference", None)
+        state.pop("_references", None)
         return state
 
     def heif_file(self, image: np.ndarray, quality: int) -> bytes:
@@ -92,6 +93,19 @@ class HEVCIntra(SourceCodec):
         """The container both sides derive from the settings: a 64x64 grey image's file."""
         return self.heif_file(np.full((64, 64, 3), 128, np.uint8), 50)
 
+    def reference_for(self, shape: tuple[int, int]) -> bytes:
+        """The container for an H x W image: a grey H x W image's file (cached per size).
+
+        libheif codes a size that suits HEVC (at least 64 and a multiple of 4, e.g. 84 x 64 for
+        83 x 61), records that in ``ispe`` and crops it with a clean-aperture ``clap`` box, so
+        the container depends on the exact size, which the receiver knows.
+        """
+        h, w = int(shape[0]), int(shape[1])
+        refs = self.__dict__.setdefault("_references", {})
+        if (h, w) not in refs:
+            refs[(h, w)] = self.heif_file(np.full((h, w, 3), 128, np.uint8), 50)
+        return refs[(h, w)]
+
     def encode(self, image: np.ndarray, quality: int) -> bytes:
         data = self.heif_file(image, quality)
         return heif_payload(data) if self.header == "payload" else data
@@ -101,7 +115,7 @@ class HEVCIntra(SourceCodec):
         if self.header == "heif":
             return data
         try:
-            return rebuild_heif(self._reference, data, width=shape[1], height=shape[0])
+            return rebuild_heif(self.reference_for(shape), data)
         except (HeifFormatError, IndexError, ValueError) as exc:
             raise DecodeError(f"hevc: cannot parse the payload: {exc}") from None
 

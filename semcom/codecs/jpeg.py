@@ -44,8 +44,12 @@ class JPEG(SourceCodec):
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(data)) as im:
+                if im.size != (shape[1], shape[0]):  # refuse before allocating a damaged header's size
+                    raise DecodeError(f"jpeg: header says {im.size[1]}x{im.size[0]}, expected {shape[0]}x{shape[1]}")
                 im.load()
                 out = np.asarray(im.convert("RGB"))
+        except DecodeError:
+            raise
         except Exception as exc:  # Pillow raises many types on corrupt data
             raise DecodeError(f"jpeg: {type(exc).__name__}: {exc}") from None
         if out.shape[:2] != tuple(shape):

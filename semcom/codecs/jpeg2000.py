@@ -73,8 +73,12 @@ class JPEG2000(SourceCodec):
     def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         try:
             with Image.open(io.BytesIO(data), formats=["JPEG2000"]) as im:
+                if im.size != (shape[1], shape[0]):  # refuse before allocating a damaged header's size
+                    raise DecodeError(f"jpeg2000: header says {im.size[1]}x{im.size[0]}, expected {shape[0]}x{shape[1]}")
                 im.load()
                 out = np.asarray(im.convert("RGB"))
+        except DecodeError:
+            raise
         except Exception as exc:
             raise DecodeError(f"jpeg2000: {type(exc).__name__}: {exc}") from None
         if out.shape[:2] != tuple(shape):

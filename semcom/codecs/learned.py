@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import pickle
 import sys
 import types
 import warnings
@@ -127,6 +128,14 @@ def register_zoo_weights() -> list[WeightFile]:
     return specs
 
 
+def _unpickle_codec(blob: bytes) -> CompressAICodec:
+    """Rebuild a pickled :class:`CompressAICodec` (CompressAI imported first, see ``__reduce__``)."""
+    import_compressai()
+    codec = CompressAICodec.__new__(CompressAICodec)
+    codec.__setstate__(pickle.loads(blob))
+    return codec
+
+
 def _fingerprint(models: dict[int, torch.nn.Module]) -> str:
     h = hashlib.sha1()
     for q in sorted(models):
@@ -194,6 +203,11 @@ class CompressAICodec(SourceCodec):
         self.device = torch.device(self.device)
         self.compressai = import_compressai()
 
+    def __reduce__(self):
+        # The state holds CompressAI modules; unpickling them imports compressai, which needs
+        # import_compressai's torchvision stand-in first (the decoder worker is a fresh process).
+        return (_unpickle_codec, (pickle.dumps(self.__getstate__()),))
+
     def model(self, quality: int) -> torch.nn.Module:
         """The model of ``quality`` (zoo weights loaded, checked and cached on first use)."""
         quality = int(quality)
@@ -208,9 +222,19 @@ class CompressAICodec(SourceCodec):
         """A zoo model from a checkpoint file, as ``compressai.zoo`` builds it after downloading."""
         from compressai.zoo.pretrained import load_pretrained
 
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        state = load_pretrained(state.get("state_dict", state))
-        model = _zoo().model_architectures[self.architecture].from_state_dict(state)
+        try:
+            state = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:  # truncated, not a torch file, or pickled objects
+            raise SemcomError(f"checkpoint {path} cannot be read ({type(exc).__name__}: {str(exc)[:120]}): "
+                              "replace it with the zoo file of the same name") from None
+        if not isinstance(state, dict):
+            raise SemcomError(f"checkpoint {path} holds a {type(state).__name__}, not a state dict: replace it with the zoo file of the same name")
+        try:
+            state = load_pretrained(state.get("state_dict", state))
+            model = _zoo().model_architectures[self.architecture].from_state_dict(state)
+        except (KeyError, RuntimeError, ValueError, IndexError, AttributeError) as exc:  # other architecture or shapes
+            raise SemcomError(f"checkpoint {path} is not a {self.architecture} state dict ({type(exc).__name__}: "
+                              f"{' '.join(str(exc).split())[:160]}): give the {self.architecture} zoo file") from None
         model.update(force=False)
         return model.to(self.device).eval()
 

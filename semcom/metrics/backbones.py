@@ -77,6 +77,10 @@ def load_features(stack: nn.Sequential, path: str | Path) -> nn.Sequential:
     missing = sorted(own - set(state))
     if missing:
         raise SemcomError(f"{path} lacks {', '.join(missing[:4])}: it is not a torchvision {len(own) // 2}-conv features state dict")
+    ref = stack.state_dict()
+    bad = [f"{k} {tuple(state[k].shape)} (expected {tuple(ref[k].shape)})" for k in sorted(own) if tuple(state[k].shape) != tuple(ref[k].shape)]
+    if bad:
+        raise SemcomError(f"{path}: {', '.join(bad[:3])}: it is not a torchvision {len(own) // 2}-conv features state dict; replace it")
     stack.load_state_dict({k: state[k] for k in own})
     return stack.eval().requires_grad_(False)
 

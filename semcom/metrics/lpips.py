@@ -29,6 +29,7 @@ from semcom.metrics.backbones import (
     vgg16_features,
 )
 from semcom.metrics.base import Metric, check_unit_range, module_on
+from semcom.errors import SemcomError
 from semcom.weights import file_tag, resolve
 
 SHIFT = (-0.030, -0.088, -0.188)
@@ -56,7 +57,12 @@ class LPIPSNet(nn.Module):
     def load_lins(self, path) -> None:
         state = torch.load(path, map_location="cpu", weights_only=True)
         for i, lin in enumerate(self.lins):
-            lin.weight.data.copy_(state[f"lin{i}.model.1.weight"])
+            w = state.get(f"lin{i}.model.1.weight") if isinstance(state, dict) else None
+            if w is None or tuple(w.shape) != tuple(lin.weight.shape):
+                got = "missing" if w is None else f"shape {tuple(w.shape)}"
+                raise SemcomError(f"{path}: lin{i}.model.1.weight is {got}, expected {tuple(lin.weight.shape)}: "
+                                  "this is not the LPIPS v0.1 linear-layer file for this network; replace it")
+            lin.weight.data.copy_(w)
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Unit-normalised tap features of [-1, 1] images."""
