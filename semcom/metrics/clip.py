@@ -45,11 +45,12 @@ class CLIPEmbedder:
     """CLIP image (and text) embeddings from a Hugging Face ``CLIPModel``.
 
     ``model``: a registered checkpoint (``clip/vit-b-32``, ``openclip/vit-h-14``), a folder, or a
-    hub id; or pass a built ``network`` (a ``CLIPModel``) directly.
+    hub id; or pass a built ``network`` (a ``CLIPModel``) directly. ``size``: input side (default:
+    the model's ``vision_config.image_size``, 224 for both official models).
     """
 
-    def __init__(self, model: str = "clip/vit-b-32", size: int = 224, network=None):
-        self.model_name, self.size = model, int(size)
+    def __init__(self, model: str = "clip/vit-b-32", size: int | None = None, network=None):
+        self.model_name, self.size = model, size
         self._model = network.eval().requires_grad_(False) if network is not None else None
         self._tokenizer = None
         self.tag = f"module:{type(network).__name__}" if network is not None else None
@@ -67,8 +68,9 @@ class CLIPEmbedder:
         """(N, D) float32 L2-normalised embeddings of (N, 3, H, W) [0, 1] images."""
         self.load()
         model = module_on(self._model, images.device)
+        size = self.size or int(model.config.vision_config.image_size)
         with torch.no_grad():
-            f = model.get_image_features(pixel_values=clip_preprocess(images, self.size))
+            f = model.get_image_features(pixel_values=clip_preprocess(images, size))
         return torch.nn.functional.normalize(f.float(), dim=-1)
 
     def texts(self, texts: list[str]) -> torch.Tensor:
@@ -93,7 +95,7 @@ class CLIPSimilarity(Metric):
     name = "clip"
     higher_is_better = True
 
-    def __init__(self, model: str = "clip/vit-b-32", size: int = 224, network=None):
+    def __init__(self, model: str = "clip/vit-b-32", size: int | None = None, network=None):
         self.embedder = CLIPEmbedder(model, size, network)
         self.weights = (model,) if model in HUB_IDS else ()
         self.checkpoint = self.embedder.tag

@@ -268,12 +268,14 @@ def crop_boxes(image: torch.Tensor, boxes: np.ndarray, min_size: int = 2) -> lis
 
 
 class DinoEmbedder:
-    """DINOv2 embeddings: the CLS token (after the final LayerNorm) of each crop and of the whole
-    image, short side resized to ``size`` (aspect kept, multiple of 14). No text embeddings."""
+    """DINOv2 embeddings: the CLS token (after the final LayerNorm). Crops are resized to
+    ``size`` x ``size`` (bicubic, antialiased; aspect not kept) and embedded in one batch; the whole
+    image keeps its aspect (short side ``size``, multiple of 14). No text embeddings."""
 
     def __init__(self, model: str = "dinov2/small", size: int = 224, network=None):
         from semcom.metrics.vitscore import ViTScore
 
+        self.size = int(size)
         self._vit = ViTScore(model=model, cls=True, size=size, network=network)
         self.tag = None
 
@@ -282,16 +284,15 @@ class DinoEmbedder:
         self.tag = self._vit.checkpoint
         return self
 
-    def _cls(self, image: torch.Tensor) -> torch.Tensor:
-        return self._vit.tokens(image[None].clamp(0, 1))[0, 0]
-
     def crops(self, crops: list[torch.Tensor]) -> np.ndarray:
         if not crops:
             return np.zeros((0, 0))
-        return torch.stack([self._cls(c) for c in crops]).double().numpy()
+        batch = torch.cat([torch.nn.functional.interpolate(c[None].float(), size=(self.size, self.size), mode="bicubic",
+                                                           align_corners=False, antialias=True) for c in crops]).clamp(0, 1)
+        return self._vit.tokens(batch)[:, 0].double().numpy()
 
     def image(self, image: torch.Tensor) -> np.ndarray:
-        return self._cls(image).double().numpy()
+        return self._vit.tokens(image[None].clamp(0, 1))[0, 0].double().numpy()
 
     texts = None
 
