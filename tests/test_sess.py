@@ -97,9 +97,11 @@ def test_symmetry_and_faithful_in_place_update():
 
 
 def test_empty_graphs_use_the_global_term():
-    e = SceneGraph.empty(np.array([0.6, 0.8, 0, 0]))
+    e = SceneGraph.empty(np.array([3.0, 4.0, 0, 0]))  # unnormalised: the graph normalises it
     g = _graph(E[:2], [0.5, 0.5])
-    assert sess_score(e, g, R) == pytest.approx(0.6) and sess_score(e, e, R) == pytest.approx(1.0)
+    # one side empty: nothing matched, S_graph = 0, only 0.05 x the global cosine remains
+    assert sess_score(e, g, R) == pytest.approx(0.05 * 0.6) and sess_score(g, e, R) == pytest.approx(0.05 * 0.6)
+    assert sess_score(e, e, R) == pytest.approx(1.0)  # both empty: the global cosine alone
 
 
 def test_select_triplets_top_k_then_threshold_one_predicate_per_pair():
@@ -160,8 +162,10 @@ def parrots() -> torch.Tensor:
 
 
 def test_sess_lite_on_kodak_identity_symmetry_and_noise(parrots):
-    assert get_metric("sess_lite").load().checkpoint.startswith("yolox/nano@e8af074932d4+GeometricRelations+dinov2/small@")
-    m = SeSSLite(embedder=DinoEmbedder(size=112)).load()  # 112 px embeddings keep the test fast
+    default = get_metric("sess_lite").load()
+    assert default.checkpoint.startswith("yolox/nano@e8af074932d4+GeometricRelations+dinov2/small@")
+    # the same DINOv2 at 112 px (8x8 tokens per crop) keeps the test fast
+    m = SeSSLite(segmenter=default.segmenter, embedder=DinoEmbedder(size=112, network=default.embedder._vit._net.model)).load()
     assert m.name == "sess_lite"
     ref = m.prepare(parrots)
     assert len(ref[0]) >= 2 and "bird" in ref[0].labels
@@ -171,5 +175,11 @@ def test_sess_lite_on_kodak_identity_symmetry_and_noise(parrots):
     graphs = [m.graphs(y)[0] for y in noisy]
     scores = [m.compare(ref[0], gy) for gy in graphs]
     assert 1 > scores[0] > scores[1] > scores[2], scores
+    # a flat grey reconstruction has no objects: an empty graph, 0.05 x the global cosine
+    grey = torch.full_like(parrots, 0.5)
+    assert len(m.graphs(grey)[0]) == 0
+    g_ref, g_grey = m.embedder.image(parrots[0]), m.embedder.image(grey[0])
+    cos = float(g_ref @ g_grey / np.linalg.norm(g_ref) / np.linalg.norm(g_grey))
+    assert m.score(ref, grey).item() == pytest.approx(0.05 * cos, abs=1e-6)
     # symmetric: same graphs both ways
     assert m.compare(graphs[0], ref[0]) == pytest.approx(scores[0], abs=1e-9)

@@ -37,9 +37,9 @@ class SceneGraph:
 
     @classmethod
     def empty(cls, global_feature: np.ndarray, predicates: tuple[str, ...] = ()) -> "SceneGraph":
-        d = len(global_feature)
-        return cls(np.zeros((0, d)), np.zeros((0, 2)), np.zeros(0), [], np.zeros((0, 0)), tuple(predicates),
-                   np.asarray(global_feature, np.float64))
+        g = np.asarray(global_feature, np.float64)
+        g = g / max(float(np.linalg.norm(g)), 1e-12)
+        return cls(np.zeros((0, len(g))), np.zeros((0, 2)), np.zeros(0), [], np.zeros((0, 0)), tuple(predicates), g)
 
 
 def select_triplets(scores: np.ndarray, top_k: int = TOP_K, min_p: float = MIN_P) -> list[tuple[int, int, int, float]]:

@@ -14,8 +14,9 @@ With graphs G1 (n1 nodes) and G2 (n2 nodes), predicate similarity R (P1, P2):
 3. S1 = Hungarian maximum of L with rows weighted by w1, S2 with columns weighted by w2,
    S_graph = (S1 n1 + S2 n2) / (n1 + n2).
 
-SeSS = 0.95 S_graph + 0.05 cos(global1, global2); if either graph is empty, SeSS = the global
-cosine alone (the official code crashes there).
+SeSS = 0.95 S_graph + 0.05 cos(global1, global2). Empty graphs (the official code crashes): one
+empty graph matches nothing of the other, S_graph = 0 and SeSS = 0.05 cos; both empty, SeSS = cos
+(the global term alone).
 """
 
 from __future__ import annotations
@@ -96,6 +97,8 @@ def graph_similarity(g1: SceneGraph, g2: SceneGraph, r: np.ndarray, **kw) -> flo
 def sess_score(g1: SceneGraph, g2: SceneGraph, r: np.ndarray, graph_weight: float = GRAPH_WEIGHT, **kw) -> float:
     """SeSS of two graphs with predicate similarity r (P1, P2)."""
     cos = float(g1.global_feature @ g2.global_feature)
-    if len(g1) == 0 or len(g2) == 0:
+    if len(g1) == 0 and len(g2) == 0:
         return cos
+    if len(g1) == 0 or len(g2) == 0:
+        return (1 - graph_weight) * cos
     return graph_weight * graph_similarity(g1, g2, r, **kw) + (1 - graph_weight) * cos
