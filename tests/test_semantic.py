@@ -112,6 +112,7 @@ def test_clip_similarity_loads_registered_folder_and_scores(tmp_path, monkeypatc
     # ViTScore on a CLIP vision tower named by folder (CLIP mean/std, interpolated positions)
     v = ViTScore(model=str(root / "clip-vit-base-patch32"), size=64).load()
     assert v.checkpoint.startswith("folder:clip-vit-base-patch32") and v(x, x).sub(1).abs().max() < 1e-6
+    assert v.tokens(torch.rand(1, 3, 64, 96)).shape == (1, 4 * 6, 32)  # non-square: position embeddings interpolated
 
 
 def test_consistency_score_clamps_each_pair():
@@ -186,6 +187,16 @@ def test_detection_agreement_on_kodak_parrots():
     assert flat["detection"].item() == 0.0 and torch.isnan(flat["detection_miou"]).item()
     grey = m.score_columns(m.prepare(torch.full_like(x, 0.5)), x)  # no reference objects: undefined
     assert torch.isnan(grey["detection"]).item()
+
+
+def test_runner_takes_images_from_per_image_states():
+    from semcom.metrics.detection import DetectionList
+    from semcom.set_points import take
+
+    a, b, c = (Detections([[0, 0, i + 1, i + 1]], [0.9], [i]) for i in range(3))
+    picked = take(DetectionList([a, b, c]), [0, 2], 3)
+    assert isinstance(picked, DetectionList) and picked == [a, c]
+    assert take(torch.arange(3), [0, 2], 3).tolist() == [0, 2]  # batch tensors still indexed on dim 0
 
 
 def test_runner_semantic_metrics_columns(tmp_path, small_folder):

@@ -100,6 +100,15 @@ def module_on(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     return module
 
 
+class ImageStates(list):
+    """A prepared reference batch held as one object per image (detections, scene graphs); the
+    runner picks the images still to score with :meth:`take_images` (a plain list of per-layer
+    batch tensors, as LPIPS prepares, is indexed tensor by tensor instead)."""
+
+    def take_images(self, index) -> "ImageStates":
+        return type(self)(self[i] for i in index)
+
+
 class SetMetric(Metric):
     """A metric of a set of images (FID, KID, IS): accumulate with ``update``, then ``compute``.
 

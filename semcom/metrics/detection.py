@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from scipy.optimize import linear_sum_assignment
 
 from semcom.metrics import semantic_checkpoints  # noqa: F401  (registers the checkpoints)
-from semcom.metrics.base import Metric, check_unit_range
+from semcom.metrics.base import ImageStates, Metric, check_unit_range
 from semcom.metrics.hf import require
 from semcom.weights import file_tag, resolve
 
@@ -207,8 +207,5 @@ class DetectionAgreement(Metric):
         return self.score_columns(state, reconstruction)[self.name]
 
 
-class DetectionList(list):
-    """Per-image prepared states; ``select`` picks images (the runner's subset of a batch)."""
-
-    def select(self, index):
-        return type(self)(self[i] for i in index)
+class DetectionList(ImageStates):
+    """The reference batch's detections, one :class:`Detections` per image."""

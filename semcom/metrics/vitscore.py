@@ -31,6 +31,8 @@ and ``vitscore_r`` (the runner stores all three).
 
 from __future__ import annotations
 
+import inspect
+
 import torch
 
 from semcom.metrics import semantic_checkpoints  # noqa: F401  (registers the checkpoints)
@@ -87,7 +89,7 @@ class ViTTokens(torch.nn.Module):
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = self.preprocess(images)
         kwargs = {"output_hidden_states": self.layer != -1}
-        if "interpolate_pos_encoding" in self.model.forward.__code__.co_varnames:
+        if "interpolate_pos_encoding" in inspect.signature(self.model.forward).parameters:  # CLIP / ViT; DINOv2 always interpolates
             kwargs["interpolate_pos_encoding"] = True
         out = self.model(pixel_values=x, **kwargs)
         tokens = out.last_hidden_state if self.layer == -1 else out.hidden_states[self.layer]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from semcom.metrics.base import Metric, check_unit_range
+from semcom.metrics.base import ImageStates, Metric, check_unit_range
 from semcom.metrics.sess.components import (
     CLIPCropEmbedder,
     DetectorSegmenter,
@@ -42,11 +42,8 @@ from semcom.metrics.sess.saliency import spectral_residual
 THUMBNAIL_WIDTH = 800
 
 
-class GraphList(list):
-    """Per-image scene graphs (a prepared reference batch); ``select`` picks images."""
-
-    def select(self, index):
-        return type(self)(self[i] for i in index)
+class GraphList(ImageStates):
+    """The reference batch's scene graphs, one :class:`SceneGraph` per image."""
 
 
 class SeSS(Metric):
