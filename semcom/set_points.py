@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from semcom.metrics.base import Metric, SetMetric
+from semcom.metrics.base import ImageStates, Metric, SetMetric
 from semcom.metrics.distribution import FID_RELIABLE_N
 
 log = logging.getLogger(__name__)
@@ -126,6 +126,8 @@ def take(state, index: list[int], total: int):
     """The rows ``index`` of a prepared state (tensors indexed on dim 0, lists element-wise)."""
     if len(index) == total:
         return state
+    if isinstance(state, ImageStates):  # one object per image (detections, scene graphs)
+        return state.take_images(index)
     if isinstance(state, torch.Tensor):
         return state[torch.as_tensor(index, device=state.device)]
     if isinstance(state, (list, tuple)):

@@ -51,6 +51,11 @@ class Metric:
     def compute_batch(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def score_columns(self, state, reconstruction: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Result columns of one scoring pass, ``{name: (N,)}``; metrics with companion values
+        (ViTScore P and R, detection mean IoU) add them under ``<name>_<part>``."""
+        return {self.name: self.score(state, reconstruction)}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, higher_is_better={self.higher_is_better})"
 
@@ -93,6 +98,15 @@ def module_on(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
     if p is not None and p.device != device:
         module.to(device)
     return module
+
+
+class ImageStates(list):
+    """A prepared reference batch held as one object per image (detections, scene graphs); the
+    runner picks the images still to score with :meth:`take_images` (a plain list of per-layer
+    batch tensors, as LPIPS prepares, is indexed tensor by tensor instead)."""
+
+    def take_images(self, index) -> "ImageStates":
+        return type(self)(self[i] for i in index)
 
 
 class SetMetric(Metric):
