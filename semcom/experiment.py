@@ -212,7 +212,8 @@ def run_job(
                 if m.name not in states:
                     states[m.name] = reference_state(m, images)
                 with torch.no_grad():
-                    scores[m.name] = m.score(take(states[m.name], index, len(batch)), rec).cpu().tolist()
+                    columns = m.score_columns(take(states[m.name], index, len(batch)), rec)
+                scores.update({name: vals.cpu().tolist() for name, vals in columns.items()})
             texts = [key_text(keys[j]) for j in index]
             for fid, m in extractors.items():
                 feats = m.features(rec)

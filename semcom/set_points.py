@@ -126,6 +126,8 @@ def take(state, index: list[int], total: int):
     """The rows ``index`` of a prepared state (tensors indexed on dim 0, lists element-wise)."""
     if len(index) == total:
         return state
+    if hasattr(state, "select"):  # per-image objects (e.g. SeSS scene graphs)
+        return state.select(index)
     if isinstance(state, torch.Tensor):
         return state[torch.as_tensor(index, device=state.device)]
     if isinstance(state, (list, tuple)):

@@ -7,7 +7,7 @@
     >>> fid.update(ref, rec); fid.compute()   # {"fid": ..., "n": N}
 
 Names: psnr, ssim, ms_ssim (pixel); lpips (v0.1 AlexNet), lpips_vgg, dists (perceptual);
-fid, kid, is (sets). :func:`select_metrics` turns a config value into loaded metrics:
+fid, kid, is (sets); vitscore, clip, sess, sess_lite, detection (semantic, optional extra). :func:`select_metrics` turns a config value into loaded metrics:
 an explicit list is strict (a missing checkpoint is an error); ``default`` (DEFAULT_METRICS) and
 ``all`` (every metric) keep the metrics whose weights resolve and report the others as skipped.
 """
@@ -19,10 +19,14 @@ from functools import partial
 
 from semcom.errors import SemcomError
 from semcom.metrics.base import Metric, SetMetric
+from semcom.metrics.clip import CLIPSimilarity
+from semcom.metrics.detection import DetectionAgreement
 from semcom.metrics.distribution import FID, KID, InceptionScore
 from semcom.metrics.dists import DISTS
 from semcom.metrics.lpips import LPIPS
 from semcom.metrics.pixel import MSSSIM, PSNR, SSIM
+from semcom.metrics.sess import SeSS, SeSSLite
+from semcom.metrics.vitscore import ViTScore
 
 METRICS: dict[str, Callable[..., Metric]] = {
     "psnr": PSNR,
@@ -34,6 +38,12 @@ METRICS: dict[str, Callable[..., Metric]] = {
     "fid": FID,
     "kid": KID,
     "is": InceptionScore,
+    # semantic (optional extra `semantic`: transformers, onnxruntime); see README "Semantic metrics"
+    "vitscore": ViTScore,
+    "clip": CLIPSimilarity,
+    "sess": SeSS,
+    "sess_lite": SeSSLite,
+    "detection": DetectionAgreement,
 }
 
 #: ``metrics=default``: cheap enough for the default job on 2 CPU cores (see README, measured costs).
@@ -92,6 +102,6 @@ def select_metrics(spec) -> tuple[list[Metric], dict[str, str]]:
 
 
 __all__ = [
-    "DEFAULT_METRICS", "DISTS", "FID", "KID", "LPIPS", "METRICS", "MSSSIM", "InceptionScore", "Metric", "PSNR", "SSIM",
+    "DEFAULT_METRICS", "DISTS", "CLIPSimilarity", "DetectionAgreement", "SeSS", "SeSSLite", "ViTScore", "FID", "KID", "LPIPS", "METRICS", "MSSSIM", "InceptionScore", "Metric", "PSNR", "SSIM",
     "SetMetric", "get_metric", "metric_list", "metric_names", "select_metrics",
 ]

@@ -51,6 +51,11 @@ class Metric:
     def compute_batch(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError
 
+    def score_columns(self, state, reconstruction: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Result columns of one scoring pass, ``{name: (N,)}``; metrics with companion values
+        (ViTScore P and R, detection mean IoU) add them under ``<name>_<part>``."""
+        return {self.name: self.score(state, reconstruction)}
+
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, higher_is_better={self.higher_is_better})"
 
