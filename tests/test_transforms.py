@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import math
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ from semcom.transforms import TRANSFORMS, apply_transform
 from semcom.transforms.separation import auc, separation_table
 
 REPO = Path(__file__).resolve().parents[1]
+KODAK = Path(os.environ["SEMCOM_DATA"]) / "kodak"
 
 
 def _img(h=32, w=48, seed=0):
@@ -125,25 +124,51 @@ def test_auc_and_separation_table_by_hand():
     assert separation_table(df, ["psnr"], n_boot=10)["auc"].iloc[0] == 0.0
 
 
-def test_sweep_transform_through_the_runner(tmp_path):
-    """sweep=transform: two transforms x two strengths on two builtin images, psnr and ssim."""
-    cmd = [sys.executable, "-m", "semcom.run", "sweep=transform", "transform.name=hflip,shuffle", "transform.strength=0.5,1.0",
-           "dataset.limit=2", "metrics=[psnr,ssim]", f"hydra.sweep.dir={tmp_path / 'sweep'}", "device=cpu"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    out = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, timeout=300, env=env)
-    assert out.returncode == 0, out.stderr[-3000:]
-    df = pd.read_parquet(tmp_path / "sweep" / "results.parquet")
-    assert sorted(df["pipeline"].unique()) == ["hflip@0.5", "hflip@1", "shuffle@0.5", "shuffle@1"]
-    assert len(df) == 8 and set(df["snr_db"]) == {0.0} and set(df["family"]) == {"preserving", "changing"}
-    table = pd.read_csv(tmp_path / "sweep" / "separation.csv").set_index("metric")
-    assert set(table.index) == {"psnr", "ssim"} and (table["n_preserving"] == 4).all()
-    assert (tmp_path / "sweep" / "figures" / "separation_psnr.png").is_file()
-    # hflip of an image is recomputed by hand
-    from semcom.data import load_dataset
+def test_metric_validation_ci_study_through_the_runner(tmp_path):
+    """experiments/metric_validation in its CI form (hflip, blur, shuffle, blend at 0.5 and 1; PSNR,
+    SSIM, LPIPS): every point of its sweep composed from the study config and run by run_job into
+    one store, then the multirun-end callbacks; two Kodak images shrunk to 64 x 96 stay fast."""
+    from itertools import product
+
+    from PIL import Image
+
+    from semcom.config import compose
+    from semcom.experiment import run_job
+    from semcom.hydra_callbacks import SeparationResults
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for name in ("kodim05", "kodim23"):
+        with Image.open(KODAK / f"{name}.png") as im:
+            im.resize((96, 64), Image.BICUBIC).save(images / f"{name}.png")
+    sweep = tmp_path / "sweep"
+    base = ["+metric_validation=ci", "dataset=folder", f"dataset.path={images}", f"hydra.sweep.dir={sweep}", "device=cpu"]
+    study = compose(base, config_dirs=[str(REPO / "experiments")], return_hydra_config=True)
+    params = study.hydra.sweeper.params
+    assert study.hydra.callbacks.separation._target_ == "semcom.hydra_callbacks.SeparationResults"
+    assert list(study.snr_db) == [0] and list(study.metrics) == ["psnr", "ssim", "lpips"]
+    for name, strength in product(params["transform.name"].split(","), params["transform.strength"].split(",")):
+        cfg = compose([*base, f"pipeline={params['pipeline']}", f"transform.name={name}", f"transform.strength={strength}"],
+                      config_dirs=[str(REPO / "experiments")])
+        run_job(cfg, tmp_path / "jobs" / f"{name}{strength}", store_dir=sweep, progress=False, plots=False)
+    SeparationResults().on_multirun_end(study)
+    from semcom.results import collect
+
+    df = collect(sweep)
+    assert sorted(df["pipeline"].unique()) == ["blend@0.5", "blend@1", "blur@0.5", "blur@1", "hflip@0.5", "hflip@1",
+                                               "shuffle@0.5", "shuffle@1"]
+    assert len(df) == 16 and set(df["snr_db"]) == {0.0} and (df["bits"] == 0).all()
+    table = pd.read_csv(sweep / "separation.csv").set_index("metric")
+    assert set(table.index) == {"psnr", "ssim", "lpips"} and (table["n_preserving"] == 8).all()
+    assert ((table["auc_lo"] <= table["auc"]) & (table["auc"] <= table["auc_hi"])).all()
+    assert (sweep / "figures" / "separation_lpips.png").is_file()
+    # the README's claim: the flip costs LPIPS more than a sigma-0.75 blur on every image
+    lp = df.pivot_table(index="image", columns="pipeline", values="lpips")
+    assert (lp["hflip@1"] > lp["blur@0.5"]).all()
+    # hflip recomputed by hand: PSNR of the mirrored image
+    from semcom.data import load_image
     from semcom.metrics import get_metric
 
-    ds = load_dataset("builtin", limit=2)
-    it = ds.items[0]
-    row = df[(df["pipeline"] == "hflip@1") & (df["image"] == it.name)].iloc[0]
-    rec = (it.image.flip(-1) * 255).round() / 255
-    assert row["psnr"] == pytest.approx(float(get_metric("psnr")(it.image[None], rec[None])[0]), abs=1e-4)
+    x = load_image(images / "kodim23.png")[None]
+    row = df[(df["pipeline"] == "hflip@1") & (df["image"] == "kodim23")].iloc[0]
+    assert row["psnr"] == pytest.approx(float(get_metric("psnr")(x, x.flip(-1))[0]), abs=1e-4)

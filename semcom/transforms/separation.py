@@ -50,6 +50,23 @@ def auc(preserving: np.ndarray, changing: np.ndarray) -> float:
     return float(u / (len(p) * len(c)))
 
 
+def _bootstrap_auc(v: pd.Series, fam: pd.Series, image: np.ndarray, counts: np.ndarray | None) -> tuple[float, float]:
+    """95 % percentile interval of the AUC when whole images are resampled (``counts``: (B, images)
+    multinomial draws; a row's weight is its image's count)."""
+    ok = np.isfinite(v.to_numpy())
+    p = ok & (fam == "preserving").to_numpy()
+    c = ok & (fam == "changing").to_numpy()
+    if counts is None or not p.any() or not c.any():
+        return float("nan"), float("nan")
+    vp, vc = v.to_numpy()[p], v.to_numpy()[c]
+    wins = (vp[:, None] > vc[None, :]) + 0.5 * (vp[:, None] == vc[None, :])  # (n_p, n_c)
+    wp, wc = counts[:, image[p]], counts[:, image[c]]  # (B, n_p), (B, n_c)
+    denom = wp.sum(1) * wc.sum(1)
+    good = denom > 0
+    boot = ((wp @ wins) * wc).sum(1)[good] / denom[good]
+    return (float(np.percentile(boot, 2.5)), float(np.percentile(boot, 97.5))) if len(boot) else (float("nan"), float("nan"))
+
+
 def _transform_rows(df: pd.DataFrame) -> pd.DataFrame:
     need = {"transform", "family", "strength"}
     if not need <= set(df.columns):
@@ -71,7 +88,9 @@ def separation_table(df: pd.DataFrame, metrics: list[str] | None = None, n_boot:
         raise SemcomError("separation needs rows of both families (a preserving and a changing transform) at strength > 0")
     rng = np.random.default_rng(seed)
     images = np.array(sorted(df["image"].unique()))
-    by_image = {im: g for im, g in df.groupby("image")}
+    image_index = pd.Series(np.arange(len(images)), index=images)
+    # bootstrap over images: multinomial counts per image (the same draws for every metric)
+    counts = rng.multinomial(len(images), np.full(len(images), 1.0 / len(images)), size=n_boot).astype(float) if n_boot else None
     strengths = sorted(df["strength"].astype(float).unique())
     rows = []
     for m in metrics:
@@ -79,15 +98,7 @@ def separation_table(df: pd.DataFrame, metrics: list[str] | None = None, n_boot:
         v = df[m].astype(float) * sign
         fam = df["family"]
         row = {"metric": m, "auc": auc(v[fam == "preserving"], v[fam == "changing"])}
-        boots = []
-        for _ in range(n_boot):
-            pick = rng.choice(images, size=len(images), replace=True)
-            sub = pd.concat([by_image[i] for i in pick])
-            sv = sub[m].astype(float) * sign
-            boots.append(auc(sv[sub["family"] == "preserving"], sv[sub["family"] == "changing"]))
-        boots = np.asarray(boots)
-        boots = boots[np.isfinite(boots)]
-        row["auc_lo"], row["auc_hi"] = (np.percentile(boots, [2.5, 97.5]) if len(boots) else (np.nan, np.nan))
+        row["auc_lo"], row["auc_hi"] = _bootstrap_auc(v, fam, image_index.loc[df["image"]].to_numpy(), counts)
         for s in strengths:
             at = df["strength"].astype(float) == s
             row[f"auc@{s:g}"] = auc(v[at & (fam == "preserving")], v[at & (fam == "changing")])
