@@ -159,7 +159,7 @@ def run_job(
     plain["pipeline"] = fill_checkpoint_name(plain["pipeline"], plain["channel"].get("name", ""), v["ratio"])
     pipeline = build_pipeline(plain["pipeline"], ratio=v["ratio"], fallback=v["fallback"], device=device)
     channel = build_channel(plain["channel"]).to(device)
-    metrics, skipped = select_metrics(v["metrics"])
+    metrics, skipped = select_metrics(v["metrics"], plain.get("metric_params") or None)
     for name, why in skipped.items():
         log.warning("metric %s skipped: %s", name, why)
     per_image = [m for m in metrics if m.per_image]

@@ -35,3 +35,27 @@ class MergeResults(Callback):
         written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points)
         log.info("merged %d rows -> %s", len(df), written["results"])
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")
+
+
+class SeparationResults(Callback):
+    """After a ``sweep=transform`` multirun: ``<sweep dir>/separation.csv`` (AUC of preserving vs
+    changing transformations per metric) and ``figures/separation_<metric>.{pdf,png}``
+    (see :mod:`semcom.transforms.separation`)."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
+        from semcom.errors import SemcomError
+        from semcom.results import collect
+        from semcom.transforms.separation import format_table, write_separation
+
+        sweep_dir = Path(str(config.hydra.sweep.dir))
+        source = Path(str(config.results_dir)).expanduser() if config.get("results_dir") else sweep_dir
+        try:
+            df = collect(source)
+            written = write_separation(df, sweep_dir)
+        except SemcomError as exc:
+            log.warning("no separation table: %s", exc)
+            return
+        import pandas as pd
+
+        print(format_table(pd.read_csv(written["separation"])))
+        print(f"separation: {written['separation']}\nfigures: {sweep_dir / 'figures'}/separation_*")

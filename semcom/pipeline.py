@@ -96,6 +96,7 @@ def _import_builtin_kinds() -> None:
     # Importing the modules registers their kinds.
     import semcom.chains  # noqa: F401
     import semcom.jscc  # noqa: F401
+    import semcom.transforms  # noqa: F401
 
 
 def build_pipeline(cfg: Mapping, ratio: float, fallback: str = "grey", device: str | torch.device = "cpu") -> Pipeline:

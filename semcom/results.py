@@ -61,6 +61,7 @@ NON_METRIC = set(KEY_COLUMNS) | set(STAT_COLUMNS) | {
     "quality", "codec", "code_rate", "qam", "codewords", "block_errors", "ebn0_db", "capacity_bits",
     "code", "mcs_policy", "mcs_decoded",
     "pilot_uses", "padding_uses", "cp_uses",
+    "transform", "family", "strength",
     "pipeline_params", "channel_params", "config", "metric_checkpoints", "device",
 }
 #: Folder name of a store inside a run, sweep or results folder.

@@ -84,12 +84,27 @@ def metric_list(spec) -> tuple[list[str], bool]:
     return names, lenient
 
 
-def select_metrics(spec) -> tuple[list[Metric], dict[str, str]]:
-    """Loaded metrics for a config value and ``{name: why skipped}`` (only for default / all)."""
+def select_metrics(spec, params: dict | None = None) -> tuple[list[Metric], dict[str, str]]:
+    """Loaded metrics for a config value and ``{name: why skipped}`` (only for default / all).
+
+    ``params``: ``{metric name: {keyword: value}}`` passed to the metric's constructor (the
+    config's ``metric_params``, e.g. ``{"sess_lite": {"params": "fitted.yaml"}}``).
+    """
     names, lenient = metric_list(spec)
+    params = dict(params or {})
+    stray = sorted(set(params) - set(names))
+    if stray:
+        raise SemcomError(f"metric_params names {', '.join(stray)}, which is not among the selected metrics ({', '.join(names)}): "
+                          "add it to metrics=[...] or drop its metric_params entry")
     chosen, skipped = [], {}
     for name in names:
-        metric = get_metric(name)
+        kwargs = params.get(name) or {}
+        if not isinstance(kwargs, dict):
+            raise SemcomError(f"metric_params.{name} must map keyword names to values, e.g. metric_params.{name}.params=fitted.yaml")
+        try:
+            metric = get_metric(name, **kwargs)
+        except TypeError as exc:
+            raise SemcomError(f"bad metric_params for {name}: {exc}") from None
         try:
             metric.load()
         except SemcomError as exc:

@@ -100,10 +100,11 @@ def node_importance(saliency_mass: np.ndarray, relation: np.ndarray, k1: float =
 
 def build_graph(features: np.ndarray, centroids: np.ndarray, saliency_mass: np.ndarray, scores: np.ndarray,
                 predicates: tuple[str, ...], global_feature: np.ndarray, boxes: np.ndarray | None = None,
-                labels: list[str] | None = None, top_k: int = TOP_K, min_p: float = MIN_P) -> SceneGraph:
+                labels: list[str] | None = None, top_k: int = TOP_K, min_p: float = MIN_P,
+                k1: float = K1, k2: float = K2, k3: float = K3) -> SceneGraph:
     """The scene graph of K segments: features (K, D), centroids (K, 2), saliency masses (K,),
     relation scores (K, K, P). Nodes are the segments in kept triplets (one segment: a one-node
-    graph; none: an empty graph)."""
+    graph; none: an empty graph). ``k1..k3``: the node-importance constants (:func:`node_importance`)."""
     k = len(features)
     g = np.asarray(global_feature, np.float64)
     g = g / max(np.linalg.norm(g), 1e-12)
@@ -120,7 +121,7 @@ def build_graph(features: np.ndarray, centroids: np.ndarray, saliency_mass: np.n
         relation[index[s], index[o]] = p
     f = np.asarray(features, np.float64)[nodes]
     f = f / np.maximum(np.linalg.norm(f, axis=1, keepdims=True), 1e-12)
-    imp = node_importance(np.asarray(saliency_mass)[nodes], relation)
+    imp = node_importance(np.asarray(saliency_mass)[nodes], relation, k1, k2, k3)
     return SceneGraph(f, np.asarray(centroids, np.float64)[nodes], imp, edges, relation, tuple(predicates), g,
                       None if boxes is None else np.asarray(boxes)[nodes],
                       [labels[i] for i in nodes] if labels else [])
