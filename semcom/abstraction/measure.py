@@ -90,7 +90,7 @@ def write_table(path: Path, curves: list[BlerCurve], settings: dict) -> None:
         if data.get("version") == TABLE_VERSION:
             old = {BlerCurve.from_json(c).key: c for c in data["curves"]}
     for c in curves:
-        old[c.key] = c.to_json()
+        old[c.key] = {**c.to_json(), "settings": settings}  # each curve keeps the settings it was measured with
     out = {
         "version": TABLE_VERSION,
         "what": "block error rate of 5G LDPC + CRC24A code blocks with exact BP decoding (semcom.abstraction.measure)",
