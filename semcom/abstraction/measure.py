@@ -14,7 +14,9 @@ upwards in ``--step`` dB (twice that while every block fails) until a point show
 point blocks are decoded in batches of ``--batch`` until ``--target-errors`` errors or
 ``--max-blocks`` blocks. The output (``--out``, default the shipped table under
 ``semcom/abstraction/tables/``) records every point's blocks, errors and 95 % Wilson interval,
-the seed and the settings; curves already in the file for other schemes are kept.
+the seed and the settings; curves already in the file for other schemes are kept, and a scheme
+measured again adds to its curve (counts at the same SNR are summed: use another ``--seed``).
+``--snr 1.375 1.5`` measures exactly those points (to refine the waterfall where it matters).
 """
 
 from __future__ import annotations
@@ -59,7 +61,8 @@ def measure_point(code: LDPCBlockCode, mapper, demapper, layout: BlockLayout, sn
 
 
 def measure_curve(mcs: MCS, codeword_bits: int, iterations: int, step: float, batch: int, target_errors: int,
-                  max_blocks: int, min_bler: float, seed: int, start_db: float | None = None, log=print) -> BlerCurve:
+                  max_blocks: int, min_bler: float, seed: int, start_db: float | None = None, log=print,
+                  snr_points: list[float] | None = None) -> BlerCurve:
     m = mcs.bits_per_symbol
     code = LDPCBlockCode(mcs.rate, m, codeword_bits, iterations)
     layout = code.layout(codeword_bits)
@@ -69,11 +72,19 @@ def measure_curve(mcs: MCS, codeword_bits: int, iterations: int, step: float, ba
     shannon = 10 * math.log10(2 ** (layout.k / layout.n * m) - 1)
     snr = math.floor(shannon / step) * step if start_db is None else start_db
     pts = []
+    todo = list(snr_points or [])
+    if todo:
+        snr = todo.pop(0)
     while True:
         t = time.perf_counter()
         blocks, errors = measure_point(code, mapper, demapper, layout, snr, gen, batch, target_errors, max_blocks)
         pts.append((snr, blocks, errors))
         log(f"  {mcs.label} k={layout.k} n={layout.n}: {snr:6.2f} dB  {errors:5d}/{blocks:5d}  BLER {errors / blocks:.2e}  ({time.perf_counter() - t:.1f} s)")
+        if snr_points:
+            if not todo:
+                break
+            snr = todo.pop(0)
+            continue
         if errors == 0 or errors / blocks <= min_bler or snr > shannon + 15:
             break
         snr = round(snr + (2 * step if errors == blocks else step), 6)  # coarser above the cliff
@@ -90,7 +101,20 @@ def write_table(path: Path, curves: list[BlerCurve], settings: dict) -> None:
         if data.get("version") == TABLE_VERSION:
             old = {BlerCurve.from_json(c).key: c for c in data["curves"]}
     for c in curves:
-        old[c.key] = {**c.to_json(), "settings": settings}  # each curve keeps the settings it was measured with
+        if c.key in old:  # add to what is there: counts at the same SNR are summed (independent seeds)
+            prev = BlerCurve.from_json(old[c.key])
+            pts = {round(float(s), 4): [int(b), int(e)] for s, b, e in zip(prev.snr_db, prev.blocks, prev.errors)}
+            for s_, b, e in zip(c.snr_db, c.blocks, c.errors):
+                cur = pts.setdefault(round(float(s_), 4), [0, 0])
+                cur[0] += int(b)
+                cur[1] += int(e)
+            grid = sorted(pts)
+            c = BlerCurve(c.code, c.iterations, c.k, c.n, c.qam, c.channel, np.array(grid), np.array([pts[g][0] for g in grid]),
+                          np.array([pts[g][1] for g in grid]), {**prev.extra, **c.extra})
+            runs = list(prev.extra.get("runs", [prev.extra.get("settings")] if prev.extra.get("settings") else [])) + [settings]
+            old[c.key] = {**c.to_json(), "settings": settings, "runs": runs}
+        else:
+            old[c.key] = {**c.to_json(), "settings": settings}  # each curve keeps the settings it was measured with
     out = {
         "version": TABLE_VERSION,
         "what": "block error rate of 5G LDPC + CRC24A code blocks with exact BP decoding (semcom.abstraction.measure)",
@@ -117,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-blocks", type=int, default=4000)
     p.add_argument("--min-bler", type=float, default=1e-3)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--snr", type=float, nargs="*", default=None, help="measure exactly these SNR points (dB) instead of the scan")
     p.add_argument("--out", default=None, help="table file (default: semcom/abstraction/tables/ldpc_awgn.json)")
     p.add_argument("--threads", type=int, default=None)
     a = p.parse_args(argv)
@@ -137,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     for i, mcs in enumerate(schemes):
         t = time.perf_counter()
         curve = measure_curve(mcs, a.codeword_bits, a.iterations, a.step, a.batch, a.target_errors, a.max_blocks,
-                              a.min_bler, a.seed + i)
+                              a.min_bler, a.seed + i, snr_points=a.snr)
         write_table(out, [curve], settings)  # after every scheme, so an interrupted run keeps what it measured
         print(f"{mcs.label}: {len(curve.snr_db)} points in {time.perf_counter() - t:.0f} s -> {out}", flush=True)
     return 0
