@@ -162,3 +162,17 @@ def test_measure_point_extremes():
     g = torch.Generator().manual_seed(0)
     assert measure_point(*args, 10.0, g, 8, 5, 16) == (16, 0)  # 10 dB above the cliff: no error in 16 blocks
     assert measure_point(*args, -8.0, g, 8, 5, 16) == (8, 8)  # far below: every block fails, stops at 5 errors
+
+
+def test_table_refinement_sums_counts(tmp_path):
+    from semcom.abstraction.measure import write_table
+
+    path = tmp_path / "t.json"
+    write_table(path, [_curve([(1.0, 100, 50), (1.5, 200, 4)])], {"seed": 0})
+    write_table(path, [_curve([(1.5, 300, 2), (1.75, 400, 0)])], {"seed": 1})
+    write_table(path, [_curve([(2.0, 10, 10)], k=1365, n=4096)], {"seed": 2})  # another scheme: kept apart
+    meta, curves = load_table_file(path)
+    c = next(c for c in curves if c.k == 1024)
+    assert c.snr_db.tolist() == [1.0, 1.5, 1.75] and c.blocks.tolist() == [100, 500, 400] and c.errors.tolist() == [50, 6, 0]
+    assert c.bler([1.5])[0] == pytest.approx(6 / 500)
+    assert [r["seed"] for r in c.extra["runs"]] == [0, 1] and len(curves) == 2
