@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 QAM_ORDERS = (2, 4, 16, 64, 256)
 CODE_FAMILIES = ("ldpc", "polar")
+DECODERS = ("exact", "abstraction")
 __all__ = ["QAM_ORDERS", "SeparateChain", "bits_to_bytes", "bytes_to_bits", "qam_bits"]
 
 
@@ -135,6 +136,11 @@ class SeparateChain:
         ldpc_iterations: BP iterations. polar_decoder / polar_list_size: ``SCL`` / 8.
         ratio: bandwidth ratio rho.
         fallback: ``grey`` | ``black`` | ``corrupt``.
+        decoder: ``exact`` (BP decoding of every block) or ``abstraction`` (fast mode: each
+            block fails with the probability that semcom's measured BLER table gives at the
+            block's effective SNR, :mod:`semcom.abstraction`; LDPC only, channels constant over a
+            code block with perfect CSI, not with ``fallback=corrupt``). Rows of the fast mode
+            are named ``<name>_abstraction`` and carry ``decoder=abstraction``.
     """
 
     kind = "separate"
@@ -154,6 +160,7 @@ class SeparateChain:
         polar_decoder: str = "SCL",
         polar_list_size: int = 8,
         codec_params: dict | None = None,
+        decoder: str = "exact",
         *,
         ratio: float,
         fallback: str = "grey",
@@ -171,13 +178,26 @@ class SeparateChain:
         self.polar_decoder, self.polar_list_size = polar_decoder, int(polar_list_size)
         self.codec = build_codec(codec, device=device, **dict(codec_params or {}))
         self.mcs = parse_mcs(mcs, code_rate, qam)
+        if decoder not in DECODERS:
+            raise SemcomError(f"pipeline {name}: decoder={decoder!r} is unknown: choose one of {', '.join(DECODERS)}")
+        self.decoder = decoder
         self.name = self._row_name(name)
+        if decoder == "abstraction":
+            if code != "ldpc":
+                raise SemcomError(f"pipeline {name}: decoder=abstraction has BLER tables for code=ldpc only: use pipeline.decoder=exact")
+            if fallback == "corrupt":
+                raise SemcomError(f"pipeline {name}: decoder=abstraction does not produce erroneous bits, so fallback=corrupt "
+                                  "cannot be simulated: use fallback=grey|black or pipeline.decoder=exact")
+            self.name = f"{self.name}_abstraction"
         self.table = build_mcs_table(mcs_table) if self.mcs == "best" else [self.mcs]
         self.mcs_table_spec = mcs_table
         self.mcs_metric = mcs_metric
         self._links: dict[MCS, _Link] = {}
         for m in self.table if self.mcs != "best" else ():
             self._link(m)  # a fixed MCS is checked now, so a bad one fails before the run
+        if decoder == "abstraction":
+            for m in self.table:  # every scheme needs its full-size block's curve
+                self._curve(m, self._link(m).code.layout(self.codeword_bits))
         self._chosen: dict[tuple, tuple[MCS | None, int]] = {}
         self._outcomes: dict[tuple, Outcome] = {}
         self._quality_cache: dict[tuple, float] = {}
@@ -217,6 +237,8 @@ class SeparateChain:
             out["ldpc_iterations"] = self.ldpc_iterations
         else:
             out.update(polar_decoder=self.polar_decoder, polar_list_size=self.polar_list_size)
+        if self.decoder != "exact":
+            out.update(decoder=self.decoder, bler_table=self._curve(self.table[0], self._link(self.table[0]).code.layout(self.codeword_bits))[1])
         if self.mcs == "best":
             out.update(mcs="best", mcs_metric=self.mcs_metric, mcs_table=[[m.rate, m.qam] for m in self.table])
         else:
@@ -232,6 +254,8 @@ class SeparateChain:
         blocks found). ``abort(outcomes)`` is asked after every round; True ends the call (None).
         The noise of every block is drawn before any decoding, so neither changes the outcome.
         """
+        if self.decoder == "abstraction":
+            return self._send_abstraction(arrays, snrs, channel, rng, mcs, abort)
         n_img, height, width, _ = arrays.shape
         link = self._link(mcs)
         m = mcs.bits_per_symbol
@@ -285,6 +309,60 @@ class SeparateChain:
             width_blocks *= 2
         return outcomes
 
+    def _curve(self, mcs: MCS, layout: BlockLayout | None):
+        from semcom.abstraction.tables import find_curve
+
+        if layout is None:
+            raise SemcomError(f"pipeline {self.name}: no code block fits the budget, so no BLER table applies")
+        return find_curve(self.code_family, self.ldpc_iterations, layout.k, layout.n, mcs.qam)
+
+    def _send_abstraction(self, arrays: np.ndarray, snrs: Sequence[float], channel: Channel, rng: Rng, mcs: MCS,
+                          abort: Callable[[list[Outcome]], bool] | None = None) -> list[Outcome] | None:
+        """Fast mode of :meth:`_send`: block errors sampled from the BLER table, nothing decoded.
+
+        Per image: the source encoding and block layout as in exact mode; the channel is run on
+        the image's symbol count (unit-energy placeholder symbols: the fading and noise draws
+        come from the image's generator in the same order as in exact mode, so the fading of a
+        block is the one exact decoding would see); each block's effective SNR is its
+        post-equaliser Es/N0, 1/n0_eff (E|x|^2 = 1), which must be constant over the block; then
+        one uniform draw per block from the image's generator, the block failing when it is
+        below BLER(effective SNR). Received bits are the sent ones (a failed image shows the
+        fallback; undetected errors, about 2^-24 per block, are not modelled).
+        """
+        from semcom.abstraction.tables import block_snr_db
+
+        n_img, height, width, _ = arrays.shape
+        link = self._link(mcs)
+        m = mcs.bits_per_symbol
+        n_cu = channel_uses(self.ratio, height, width)
+        max_layout = link.code.layout(n_cu * m)
+        outcomes = [Outcome(mcs, None, None) for _ in range(n_img)]
+        for i in range(n_img):
+            if max_layout is None or max_layout.count == 0:
+                continue
+            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity)
+            if enc is None:
+                continue
+            layout = link.code.layout(n_cu * m, payload_bits=enc.bits)
+            curve = self._curve(mcs, layout)[0]
+            gens = _row_rng(rng, i)
+            x = torch.ones(1, layout.coded_bits // m, dtype=torch.complex64, device=self.device)
+            out = channel(x, torch.as_tensor(float(snrs[i]), device=self.device), gens)
+            if not torch.equal(out.h_est, out.h.expand_as(out.h_est)) or bool((out.csi_var != 0).any()):
+                raise SemcomError(f"pipeline {self.name}: decoder=abstraction needs perfect CSI (channel.csi=perfect), "
+                                  f"{channel.label} has an estimated channel: use pipeline.decoder=exact")
+            _, n0_eff = out.llr_inputs()
+            snr_b = block_snr_db(1.0 / n0_eff[0].expand(x.shape[1]), layout.n // m, layout.count, channel.label)
+            bler = torch.as_tensor(curve.bler(snr_b.cpu().numpy()), dtype=torch.float64)
+            g = gens[0] if isinstance(gens, list) else gens
+            u = torch.rand(layout.count, generator=g, device=g.device, dtype=torch.float64).cpu()
+            o = outcomes[i]
+            o.enc, o.layout, o.block_ok = enc, layout, u >= bler
+            o.received = enc.data + bytes(-(-layout.payload_capacity // 8) - len(enc.data))
+        if abort is not None and abort(outcomes):
+            return None
+        return outcomes
+
     def _reconstruct(self, o: Outcome, shape: tuple[int, int]) -> tuple[torch.Tensor, bool]:
         """What the receiver shows for one outcome (fallback policy applied), and whether it is
         the source decoder's image of a stream whose every CRC passed (i.e. not a failure)."""
@@ -329,6 +407,7 @@ class SeparateChain:
             extras["mcs_policy"].append("best" if self.mcs == "best" else "fixed")
             extras["mcs_decoded"].append(decoded[i])
             extras["codec"].append(self.codec.implementation)
+            extras["decoder"].append(self.decoder)
         return Transmission(
             reconstructions=torch.stack(recs),
             bits=torch.tensor(sent_bits, dtype=torch.int64),
