@@ -5,6 +5,7 @@
     python -m semcom.meta fit sess_lite --ratings ratings.csv [--out fitted.yaml] [--train-fraction 0.7]
                                     [--maxiter 30] [--cache DIR]
     python -m semcom.meta separation multirun/metric_validation/ci      # AUC table + figures of a transform sweep
+    python -m semcom.meta agree multirun/metric_agreement/ci [--metrics psnr,ms_ssim,lpips]   # rank agreement between metrics
 
 Errors in the input end with ``error: <what and how to fix>`` and exit status 2.
 """
@@ -49,6 +50,11 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("folder", help="a pipeline=transform run or sweep folder")
     s.add_argument("--out", default=None, help="output folder (default: the folder itself)")
     s.add_argument("--n-boot", type=int, default=1000)
+    a = sub.add_parser("agree", help="rank agreement between the metric columns of a run or sweep (Kendall, Spearman, pipeline order)")
+    a.add_argument("folder", help="a run or sweep folder (its results), or a results.parquet")
+    a.add_argument("--metrics", default=None, help="comma-separated metric columns (default: every metric column)")
+    a.add_argument("--out", default=None, help="output folder (default: the folder itself)")
+    a.add_argument("--no-plots", action="store_true")
     return p
 
 
@@ -90,6 +96,19 @@ def run(argv: list[str]) -> int:
               f"held-out {fit['srocc_heldout_default']:+.4f} -> {fit['srocc_heldout_fitted']:+.4f} ({fit['heldout_pairs']} pairs)")
         print("params: " + ", ".join(f"{k}={v:g}" for k, v in report["params"].items()))
         print(f"written: {args.out} (use: metric_params.{args.metric}.params={args.out})")
+    elif args.command == "agree":
+        import pandas as pd
+
+        from semcom.meta.agreement import format_agreement, write_agreement
+        from semcom.results import collect
+
+        src = Path(args.folder)
+        df = pd.read_parquet(src) if src.suffix == ".parquet" else collect(src)
+        names = [m.strip() for m in args.metrics.split(",") if m.strip()] if args.metrics else None
+        out = args.out or (src.parent if src.suffix == ".parquet" else src)
+        written = write_agreement(df, out, names, plots=not args.no_plots)
+        print(format_agreement(pd.read_csv(written["agreement"])))
+        print(f"agreement: {written['agreement']}")
     else:
         from semcom.results import collect
         from semcom.transforms.separation import format_table, write_separation
