@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib
+import importlib.machinery
 import pickle
 import sys
 import types
@@ -60,6 +61,21 @@ class CompressAIMissing(SemcomError, ImportError):
     """CompressAI is not installed (or cannot be imported)."""
 
 
+def _settle_torchvision_probes() -> None:
+    """Import, before the stand-in exists, the libraries that probe for torchvision at import time.
+
+    CompressAI imports torch_geometric, which imports transformers when it is installed (the
+    ``semantic`` and ``test`` extras); transformers records at import whether torchvision is
+    available. Importing it first makes that record the true state (no torchvision), not the
+    stand-in's.
+    """
+    for name in ("transformers.utils.import_utils",):
+        try:
+            importlib.import_module(name)
+        except Exception:  # not installed, or broken: nothing to settle
+            pass
+
+
 def import_compressai():
     """Import and return the ``compressai`` package.
 
@@ -78,8 +94,12 @@ def import_compressai():
     except Exception:  # missing, or built for another torch
         for key in [k for k in sys.modules if k == "torchvision" or k.startswith("torchvision.")]:
             del sys.modules[key]
+        _settle_torchvision_probes()
         tv = types.ModuleType("torchvision")
         tv.transforms = types.ModuleType("torchvision.transforms")
+        # a spec, so that importlib.util.find_spec probes made during the import do not raise
+        tv.__spec__ = importlib.machinery.ModuleSpec("torchvision", None)
+        tv.transforms.__spec__ = importlib.machinery.ModuleSpec("torchvision.transforms", None)
         tv.__semcom_stub__ = True
         sys.modules["torchvision"], sys.modules["torchvision.transforms"] = tv, tv.transforms
         stubbed = ["torchvision", "torchvision.transforms"]
