@@ -294,6 +294,10 @@ def test_hevc_payload_of_any_image_size_rebuilds_the_file(astronaut):
 
 def _job(cfg, out, store):
     torch.set_num_threads(1)  # a forked child must not enter the parent's OpenMP pool
+    # A user's process reacts to Ctrl-C and SIGTERM; a test run started in the background of a
+    # non-interactive shell inherits SIGINT ignored, so put the usual dispositions back.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     run_job(cfg, out, progress=False, store_dir=store)
 
 
