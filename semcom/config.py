@@ -76,18 +76,7 @@ def first_job_overrides(args: list[str]) -> list[str]:
     Flags (``-m``, ``--cfg job``, ...) and ``hydra.*`` / ``hydra/*`` overrides (except
     ``hydra.searchpath``) are left out.
     """
-    words = []
-    skip_next = False
-    for a in args:
-        if skip_next:
-            skip_next = False
-            continue
-        if a in ("--cfg", "-c", "--package", "-p", "--config-name", "-cn", "--config-path", "-cp", "--config-dir", "-cd", "--info", "-i"):
-            skip_next = a not in ("--info", "-i")
-            continue
-        if a.startswith("-"):
-            continue
-        words.append(a)
+    words = _override_words(args)
     try:
         parsed = OverridesParser.create().parse_overrides(words)
     except OverrideParseException as exc:
