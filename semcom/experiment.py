@@ -29,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 from tqdm.auto import tqdm
 
 from semcom.channels import build_channel
+from semcom.codecs.base import ENCODINGS
 from semcom.conventions import check_snr_list, parse_ratio
 from semcom.data import list_images, load_dataset
 from semcom.errors import SemcomError
@@ -172,6 +173,7 @@ def run_job(
     out_dir = Path(out_dir)
     store_root = Path(store_dir or v["results_dir"] or out_dir)
     store = ResultStore(store_root / PARTS_DIR)
+    ENCODINGS.follow_store(store_root / "encodings")  # source encodings shared by the jobs of a sweep
     features = FeatureStore(store_root / "features.parts")
     checkpoint = str(plain["pipeline"].get("checkpoint") or "")
     metric_checkpoints = {m.name: m.checkpoint for m in metrics}
@@ -207,23 +209,32 @@ def run_job(
     for batch in _batches(dataset.items, v["batch_size"]):
         images = None
         states = {}  # per-image metric -> reference state of the whole batch
+        cells = []  # (snr, index in batch, key) of every cell still to compute
         for snr in v["snr_db"]:
-            key_rows = [{**common, "image": it.name, "snr_db": float(snr)} for it in batch]
-            keys = [row_key(r) for r in key_rows]
-            index = [j for j in range(len(batch)) if not is_done(keys[j], key_rows[j])]
-            bar.update(len(batch) - len(index))
-            if not index:
-                continue
+            for j, it in enumerate(batch):
+                key_row = {**common, "image": it.name, "snr_db": float(snr)}
+                key = row_key(key_row)
+                if is_done(key, key_row):
+                    bar.update(1)
+                else:
+                    cells.append((float(snr), j, key))
+        # batch_size cells per pipeline call and metric pass, across SNR points (SNR-major order)
+        for start in range(0, len(cells), v["batch_size"]):
+            group = cells[start : start + v["batch_size"]]
             if images is None:
                 images = torch.stack([it.image for it in batch]).to(device)
+            index = [c[1] for c in group]
             todo = [batch[j] for j in index]
-            sub = images[torch.as_tensor(index, device=device)] if len(index) < len(batch) else images
-            rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, snr), device) for it in todo]
+            snrs = [c[0] for c in group]
+            keys = [c[2] for c in group]
+            sub = images if index == list(range(len(batch))) else images[torch.as_tensor(index, device=device)]
+            rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, s), device) for it, s in zip(todo, snrs)]
+            snr_arg = snrs[0] if len(set(snrs)) == 1 else torch.tensor(snrs, dtype=torch.float32, device=device)
             with torch.no_grad():
-                tx = pipeline.transmit(sub, snr, channel, rngs)
+                tx = pipeline.transmit(sub, snr_arg, channel, rngs)
             rec = tx.reconstructions.to(device)
             if not torch.isfinite(rec).all():
-                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {snr} dB: this is a bug in the pipeline, please report it")
+                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {sorted(set(snrs))} dB: this is a bug in the pipeline, please report it")
             rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
             scores = {}
             for m in per_image:
@@ -232,7 +243,7 @@ def run_job(
                 with torch.no_grad():
                     columns = m.score_columns(take(states[m.name], index, len(batch)), rec)
                 scores.update({name: vals.cpu().tolist() for name, vals in columns.items()})
-            texts = [key_text(keys[j]) for j in index]
+            texts = [key_text(k) for k in keys]
             for fid, m in extractors.items():
                 feats = m.features(rec)
                 features.append(fid, RECONSTRUCTION, texts, feats)
@@ -245,7 +256,7 @@ def run_job(
                 row = {
                     **common,
                     "image": item.name,
-                    "snr_db": float(snr),
+                    "snr_db": snrs[j],
                     "bits": bits,
                     "channel_uses": uses,
                     "bpp": bits / (height * width),

@@ -123,8 +123,9 @@ def reference_state(metric: Metric, images: torch.Tensor):
 
 
 def take(state, index: list[int], total: int):
-    """The rows ``index`` of a prepared state (tensors indexed on dim 0, lists element-wise)."""
-    if len(index) == total:
+    """The rows ``index`` of a prepared state (tensors indexed on dim 0, lists element-wise); an
+    index may repeat a row (one image at several SNR points of one call)."""
+    if list(index) == list(range(total)):
         return state
     if isinstance(state, ImageStates):  # one object per image (detections, scene graphs)
         return state.take_images(index)

@@ -8,6 +8,7 @@ import logging
 
 import pandas as pd
 import pytest
+import torch
 
 from semcom.config import compose, preflight
 from semcom.errors import SemcomError
@@ -67,3 +68,60 @@ def test_metric_selection_in_the_config():
         preflight(["metrics=[psnr,all]"])
     with pytest.raises(SemcomError, match="unknown metric 'nope'.*dists, fid, is, kid, lpips"):
         preflight(["metrics=[nope]"])
+
+
+@pytest.mark.parametrize("pipeline", ["deepjscc", "jpeg_ldpc"])
+def test_cells_of_several_snr_points_share_one_call_with_the_same_results(tmp_path, small_folder, monkeypatch, pipeline):
+    """batch_size counts (image, SNR) cells: 2 images x 3 SNRs with batch_size=16 is one pipeline
+    call (per-image SNRs), and every row equals the one computed a cell at a time (batch_size=1:
+    six calls), since noise comes from per-(image, SNR) generators, not from the batch (up to float
+    rounding of a convolution run on another batch size: a pixel may round the other way)."""
+    from semcom.pipeline import build_pipeline as real_build
+
+    calls = []
+
+    def counting_build(*args, **kwargs):
+        p = real_build(*args, **kwargs)
+        transmit = p.transmit
+
+        def wrapped(images, snr_db, channel, rng):
+            calls.append((images.shape[0], tuple(torch.as_tensor(snr_db).reshape(-1).tolist())))
+            return transmit(images, snr_db, channel, rng)
+
+        p.transmit = wrapped
+        return p
+
+    monkeypatch.setattr("semcom.experiment.build_pipeline", counting_build)
+    common = [f"pipeline={pipeline}", "snr_db=[1,7,13]", "metrics=[psnr,lpips]", "ratio=1/6" if pipeline == "jpeg_ldpc" else "ratio=1/16"]
+    one = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "one", progress=False)
+    assert calls == [(6, (1.0, 1.0, 7.0, 7.0, 13.0, 13.0))]
+    calls.clear()
+    cellwise = run_job(_cfg(small_folder, *common, "batch_size=1"), tmp_path / "cells", progress=False)
+    assert len(calls) == 6 and all(n == 1 for n, _ in calls)
+    cols = ["image", "snr_db", "psnr", "lpips", "bits", "failed"]
+    a = one[cols].sort_values(["image", "snr_db"]).reset_index(drop=True)
+    b = cellwise[cols].sort_values(["image", "snr_db"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-3, rtol=0)
+    assert a.groupby("image").psnr.apply(lambda s: s.is_monotonic_increasing).all()  # better with SNR, per image
+
+
+def test_source_encodings_are_kept_with_the_store_and_reused(tmp_path, small_folder, monkeypatch):
+    """Without $SEMCOM_ENCODING_CACHE the jobs of one store share encodings on disk under
+    <store>/encodings: a second job (a new process would start with an empty memory cache)
+    encodes nothing the first one already encoded."""
+    from semcom.codecs.base import ENCODINGS, EncodingCache
+
+    cache = EncodingCache()  # what a fresh process without $SEMCOM_ENCODING_CACHE has
+    monkeypatch.setattr(ENCODINGS, "__dict__", cache.__dict__)
+    store = tmp_path / "store"
+    run_job(_cfg(small_folder, "snr_db=[5,10]", "metrics=[psnr]", f"results_dir={store}"), tmp_path / "job1", progress=False)
+    files = list((store / "encodings").rglob("*.bin"))
+    assert files and cache.misses == len(files)
+    cache.clear()  # the next job's process: empty memory, same store
+    df = run_job(_cfg(small_folder, "snr_db=[5,10]", "metrics=[psnr]", "channel=rayleigh_block", f"results_dir={store}"),
+                 tmp_path / "job2", progress=False)
+    assert len(df) == 4 and cache.hits > 0
+    assert cache.misses == len(list((store / "encodings").rglob("*.bin"))) - len(files)  # only qualities not seen before
+    pinned = EncodingCache(disk_dir=tmp_path / "mine")
+    pinned.follow_store(store / "encodings")
+    assert pinned.disk_dir == tmp_path / "mine"  # $SEMCOM_ENCODING_CACHE wins

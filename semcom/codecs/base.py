@@ -115,10 +115,18 @@ class EncodingCache:
     def __init__(self, max_entries: int = 20000, disk_dir: str | os.PathLike | None = None):
         self.max_entries = max_entries
         self.disk_dir = Path(disk_dir).expanduser() if disk_dir else None
+        self.pinned = self.disk_dir is not None  # a folder given here wins over follow_store
         self._store: OrderedDict[tuple, bytes] = OrderedDict()
         self._sizes: dict[tuple[str, str], dict[int, int]] = {}
         self.hits = 0
         self.misses = 0
+
+    def follow_store(self, folder: str | os.PathLike) -> None:
+        """Keep encodings on disk under ``folder`` (the runner passes ``<result store>/encodings``,
+        so the jobs of a sweep and a resumed run share them), unless a ``disk_dir`` was given at
+        construction (``$SEMCOM_ENCODING_CACHE`` for :data:`ENCODINGS`), which stays in use."""
+        if not self.pinned:
+            self.disk_dir = Path(folder)
 
     def known_sizes(self, codec: SourceCodec, digest: str) -> dict[int, int]:
         """Bits of every encoding of the image ``digest`` seen so far, by quality (its ladder)."""
