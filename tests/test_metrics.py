@@ -56,6 +56,28 @@ def test_ms_ssim_identity_monotone_and_small_image(astronaut, caplog):
     assert "shorter image side > 160" in caplog.text
 
 
+@pytest.mark.parametrize("size", [(512, 768), (171, 253)])
+def test_ssim_and_ms_ssim_equal_pytorch_msssim(size):
+    """semcom's SSIM/MS-SSIM (scipy filtering on CPU) are pytorch_msssim's numbers (CompressAI's
+    evaluation), odd sides (the padded pooling of MS-SSIM) included; and the torch-convolution
+    path that other devices take gives the same values."""
+    import pytorch_msssim
+
+    from semcom.metrics import ssim_fast
+
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, *size, generator=g)
+    y = (x + torch.tensor([0.03, 0.2]).view(2, 1, 1, 1) * torch.randn(x.shape, generator=g)).clamp(0, 1)
+    ref_s = pytorch_msssim.ssim(x, y, data_range=1.0, size_average=False)
+    ref_m = pytorch_msssim.ms_ssim(x, y, data_range=1.0, size_average=False)
+    assert torch.allclose(get_metric("ssim")(x, y), ref_s, atol=1e-6, rtol=0)
+    assert torch.allclose(get_metric("ms_ssim")(x, y), ref_m, atol=1e-5, rtol=0)
+    assert ref_s[0] - ref_s[1] > 0.1  # the noisier pair is far lower: the comparison is not between constants
+    win = ssim_fast.gaussian_window()
+    for img in (x, x * y):
+        assert torch.allclose(ssim_fast.blur_valid(img, win, "torch"), ssim_fast.blur_valid(img, win, "scipy"), atol=1e-6, rtol=0)
+
+
 def test_metric_errors():
     with pytest.raises(SemcomError, match="psnr"):
         get_metric("nope")
