@@ -176,3 +176,25 @@ def test_table_refinement_sums_counts(tmp_path):
     assert c.snr_db.tolist() == [1.0, 1.5, 1.75] and c.blocks.tolist() == [100, 500, 400] and c.errors.tolist() == [50, 6, 0]
     assert c.bler([1.5])[0] == pytest.approx(6 / 500)
     assert [r["seed"] for r in c.extra["runs"]] == [0, 1] and len(curves) == 2
+
+
+def test_fast_vs_exact_table_pairs_rows_by_point():
+    """semcom.validate.fast_vs_exact: <name> and <name>_abstraction rows paired by (channel, ratio,
+    SNR, image); means, fast-minus-exact difference, failure rates, chosen MCS; unpaired rows out."""
+    import pandas as pd
+
+    from semcom.validate.fast_vs_exact import compare
+
+    rows = []
+    for name, psnr in (("bpg_ldpc_best", {(1.0, "a"): 20.0, (1.0, "b"): 30.0, (7.0, "a"): 32.0, (7.0, "b"): 34.0}),
+                       ("bpg_ldpc_best_abstraction", {(1.0, "a"): 12.0, (1.0, "b"): 30.0, (7.0, "a"): 32.0, (7.0, "b"): 34.0, (9.0, "a"): 1.0})):
+        for (snr, img), v in psnr.items():
+            rows.append({"pipeline": name, "channel": "awgn", "ratio": 1 / 16, "snr_db": snr, "image": img, "psnr": v,
+                         "failed": v < 15, "qam": 4 if snr < 5 else 16, "code_rate": 1 / 3 if snr < 5 else 0.5})
+    t = compare(pd.DataFrame(rows)).set_index("snr_db")
+    assert list(t.index) == [1.0, 7.0]  # 9 dB has no exact rows
+    assert t.loc[1.0, "psnr_exact"] == 25.0 and t.loc[1.0, "psnr_fast"] == 21.0 and t.loc[1.0, "diff"] == -4.0
+    assert t.loc[1.0, "failed_fast"] == 0.5 and t.loc[1.0, "failed_exact"] == 0.0
+    assert t.loc[7.0, "diff"] == 0.0 and t.loc[7.0, "mcs_exact"] == t.loc[7.0, "mcs_fast"] == "16-QAM r=0.5"
+    with pytest.raises(SemcomError, match="both modes"):
+        compare(pd.DataFrame(rows[:4]))

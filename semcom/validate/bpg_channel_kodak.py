@@ -6,8 +6,9 @@ Jobs (each an ordinary :func:`semcom.experiment.run_job`, resumable, in ``DIR/<j
 
 * ``capacity``: ``pipeline=bpg_capacity channel=awgn dataset=kodak``, rho = 1/16 and 1/12,
   SNR 1..13 dB; a table (mean PSNR and bpp per rho and SNR) and a figure.
-* ``envelope``: ``pipeline=bpg_ldpc pipeline.mcs=best`` (the compact 8-entry MCS table) over AWGN
-  and Rayleigh block fading at rho = 1/16 and ``--envelope-snr`` points, plus
+* ``envelope``: ``pipeline=bpg_ldpc_best`` (the compact 8-entry MCS table) over AWGN
+  and Rayleigh block fading at rho = 1/16 and ``--envelope-snr`` points (``--decoder abstraction``:
+  LDPC fast mode, rows ``bpg_ldpc_best_abstraction``, files ``bpg_envelope_abstraction.*``), plus
   ``bpg_capacity`` at the same points and channels; a table (chosen MCS, failure rate, mean PSNR
   beside the bound) and a figure; checks the envelope against the bound at every point.
 
@@ -74,19 +75,33 @@ def capacity(out: Path, limit: int | None) -> pd.DataFrame:
     return table
 
 
-def envelope(out: Path, limit: int | None, snrs: list[float]) -> pd.DataFrame:
+def envelope(out: Path, limit: int | None, snrs: list[float], decoder: str = "exact") -> pd.DataFrame:
     snr = "[" + ",".join(f"{s:g}" for s in snrs) + "]"
+    name = "bpg_ldpc_best" if decoder == "exact" else f"bpg_ldpc_best_{decoder}"
     frames = []
     for ch in ("awgn", "rayleigh_block"):
         common = [f"channel={ch}", f"ratio={ENVELOPE_RATIO}", f"snr_db={snr}"]
-        frames.append(_job(out, f"bpg_ldpc_best_{ch}", ["pipeline=bpg_ldpc", "pipeline.mcs=best", *common], limit))
+        frames.append(_job(out, f"{name}_{ch}", ["pipeline=bpg_ldpc_best", f"pipeline.decoder={decoder}", *common], limit))
         frames.append(_job(out, f"bpg_capacity_{ch}", ["pipeline=bpg_capacity", *common], limit))
     df = pd.concat(frames, ignore_index=True)
-    df.to_parquet(out / "bpg_envelope.parquet", index=False)
+    return summarize_envelope(df, out, name)
+
+
+def summarize_envelope(df: pd.DataFrame, out: Path, name: str = "bpg_ldpc_best") -> pd.DataFrame:
+    """Table (chosen MCS, failure rate, mean PSNR beside the bound per channel and SNR) and figure
+    of the rows ``name`` (the envelope) and ``bpg_capacity`` of a result table ``df``, written as
+    ``out/bpg_envelope[_abstraction].{parquet,csv,png,pdf}``."""
+    decoder = "abstraction" if name.endswith("_abstraction") else "exact"
+    df = df[df.pipeline.isin([name, "bpg_capacity"])]
+    if not (df.pipeline == name).any() or not (df.pipeline == "bpg_capacity").any():
+        raise SystemExit(f"need rows of {name} and bpg_capacity in the results")
+    tag = "" if decoder == "exact" else f"_{decoder}"
+    df.to_parquet(out / f"bpg_envelope{tag}.parquet", index=False)
     rows = []
     for (ch, s), g in df.groupby(["channel", "snr_db"]):
-        env, cap = g[g.pipeline == "bpg_ldpc_best"], g[g.pipeline == "bpg_capacity"]
+        env, cap = g[g.pipeline == name], g[g.pipeline == "bpg_capacity"]
         rows.append({
+            "decoder": decoder,
             "channel": ch, "snr_db": s,
             "mcs": f"{int(env.qam.iloc[0])}-QAM r={env.code_rate.iloc[0]:.3g}",
             "mcs_decoded": int(env.mcs_decoded.iloc[0]),
@@ -99,11 +114,12 @@ def envelope(out: Path, limit: int | None, snrs: list[float]) -> pd.DataFrame:
             "n": len(env),
         })
     table = pd.DataFrame(rows)
-    table.to_csv(out / "bpg_envelope.csv", index=False, float_format="%.4f")
+    table.to_csv(out / f"bpg_envelope{tag}.csv", index=False, float_format="%.4f")
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 2.7), sharey=True)
     for ax, (ch, g) in zip(axes, table.groupby("channel")):
         ax.plot(g.snr_db, g.psnr_capacity, "--", marker="s", ms=3, lw=1.2, label="BPG + capacity")
-        ax.plot(g.snr_db, g.psnr_ldpc, "-", marker="o", ms=3, lw=1.2, label="BPG + LDPC (best MCS)")
+        ax.plot(g.snr_db, g.psnr_ldpc, "-", marker="o", ms=3, lw=1.2,
+                label="BPG + LDPC (best MCS)" + ("" if decoder == "exact" else f", {decoder}"))
         ax.set_title(f"{ch}, rho = {ENVELOPE_RATIO}, Kodak ({g.n.iloc[0]} images)", fontsize=8)
         ax.set_xlabel("SNR (dB)")
         ax.grid(True, lw=0.3)
@@ -111,7 +127,7 @@ def envelope(out: Path, limit: int | None, snrs: list[float]) -> pd.DataFrame:
     axes[0].legend(frameon=False, fontsize=7)
     fig.tight_layout()
     for ext in ("png", "pdf"):
-        fig.savefig(out / f"bpg_envelope.{ext}", dpi=200)
+        fig.savefig(out / f"bpg_envelope{tag}.{ext}", dpi=200)
     plt.close(fig)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     return table
@@ -123,15 +139,24 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N Kodak images only")
     parser.add_argument("--parts", nargs="*", default=["capacity", "envelope"], choices=["capacity", "envelope"])
     parser.add_argument("--envelope-snr", nargs="*", type=float, default=ENVELOPE_SNR)
+    parser.add_argument("--decoder", default="exact", choices=["exact", "abstraction"],
+                        help="LDPC decoding of the envelope: exact BP, or the fast mode (BLER tables)")
+    parser.add_argument("--from-results", default=None,
+                        help="summarise the envelope rows of an existing run or sweep (e.g. the study deepjscc_vs_bpg_ldpc) instead of running jobs")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    if args.from_results:
+        from semcom.results import collect
+
+        name = "bpg_ldpc_best" if args.decoder == "exact" else f"bpg_ldpc_best_{args.decoder}"
+        return 0 if bool(summarize_envelope(collect(Path(args.from_results)), out, name).below_bound.all()) else 1
     ok = True
     if "capacity" in args.parts:
         capacity(out, args.limit)
     if "envelope" in args.parts:
-        ok = bool(envelope(out, args.limit, args.envelope_snr).below_bound.all())
+        ok = bool(envelope(out, args.limit, args.envelope_snr, args.decoder).below_bound.all())
     return 0 if ok else 1
 
 

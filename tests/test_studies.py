@@ -1,0 +1,115 @@
+"""The reduced (CI) forms of the studies in experiments/ that tests/test_sweeps.py and
+tests/test_transforms.py do not run: deepjscc_vs_bpg_ldpc (and its fast form), rate_sweep,
+metric_agreement. Each study config is composed exactly as ``--config-dir experiments +<study>=<form>``
+composes it, every point of its sweep is run by ``run_job`` into one store (what the Hydra
+launcher does, without a process per job), on two Kodak images shrunk to 192 x 288 so that the
+suite stays fast, and the claims of the study's README are checked on the numbers."""
+
+from __future__ import annotations
+
+import os
+from itertools import product
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from PIL import Image
+
+from semcom.config import compose
+from semcom.experiment import run_job
+from semcom.results import collect
+
+REPO = Path(__file__).resolve().parents[1]
+KODAK = Path(os.environ["SEMCOM_DATA"]) / "kodak"
+EXPERIMENTS = [str(REPO / "experiments")]
+
+
+@pytest.fixture(scope="module")
+def kodak_small(tmp_path_factory) -> Path:
+    """kodim05 (motorcycles) and kodim23 (parrots), 192 x 288 (bicubic; MS-SSIM needs a side > 160)."""
+    folder = tmp_path_factory.mktemp("kodak_small")
+    for name in ("kodim05", "kodim23"):
+        with Image.open(KODAK / f"{name}.png") as im:
+            im.resize((288, 192), Image.BICUBIC).save(folder / f"{name}.png")
+    return folder
+
+
+def run_study(study: str, form: str, images: Path, sweep: Path, *extra: str):
+    """Compose ``+study=form`` with ``extra`` overrides, run every point of its sweeper params into
+    the store under ``sweep``; return (the composed study config, the merged rows)."""
+    base = [f"+{study}={form}", "dataset=folder", f"dataset.path={images}", "dataset.limit=null",
+            f"hydra.sweep.dir={sweep}", "device=cpu", *extra]
+    cfg = compose(base, config_dirs=EXPERIMENTS, return_hydra_config=True)
+    params = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
+    for i, point in enumerate(product(*params.values())):
+        job = compose([*base, *(f"{k}={v}" for k, v in zip(params, point))], config_dirs=EXPERIMENTS)
+        run_job(job, sweep / str(i), store_dir=sweep, progress=False, plots=False, job_num=i)
+    return cfg, collect(sweep)
+
+
+def test_deepjscc_vs_bpg_ldpc_reduced_form_and_its_fast_twin(tmp_path, kodak_small):
+    """The ci form (deepjscc, bpg_ldpc_best with exact BP decoding, bpg_capacity; AWGN; 1 and 13 dB)
+    and the same points in LDPC fast mode: the envelope stays below the capacity bound, climbs with
+    SNR, and the fast envelope picks the same MCS and gives the same images as exact decoding
+    at these two points (far from every scheme's cliff)."""
+    cfg, df = run_study("deepjscc_vs_bpg_ldpc", "ci", kodak_small, tmp_path / "ci")
+    assert list(cfg.snr_db) == [1, 13] and list(cfg.metrics) == ["psnr", "ms_ssim"] and cfg.ratio == "1/16"
+    assert set(df.pipeline) == {"deepjscc", "bpg_ldpc_best", "bpg_capacity"} and len(df) == 3 * 2 * 2
+    assert set(df.checkpoint.dropna()) - {""} == {"deepjscc-awgn-r1_16"}
+    mean = df.groupby(["pipeline", "snr_db"]).psnr.mean().unstack("pipeline")
+    assert (mean.bpg_capacity >= mean.bpg_ldpc_best).all()  # no MCS carries more bits than the bound
+    assert mean.bpg_ldpc_best[13.0] > mean.bpg_ldpc_best[1.0] + 3  # higher-order schemes decode at 13 dB
+    assert (mean.deepjscc > 20).all()  # a mid-grey image scores about 12 dB here
+    env = df[df.pipeline == "bpg_ldpc_best"].set_index(["image", "snr_db"])
+    assert (env.bits > 0).all() and not env.failed.any()
+
+    _, fast = run_study("deepjscc_vs_bpg_ldpc", "ci", kodak_small, tmp_path / "fast",
+                        "hydra.sweeper.params.pipeline=bpg_ldpc_best_abstraction")
+    fast = fast.set_index(["image", "snr_db"])
+    assert set(fast.pipeline) == {"bpg_ldpc_best_abstraction"} and set(fast.decoder) == {"abstraction"}
+    assert (fast.qam == env.qam).all() and (fast.code_rate == env.code_rate).all()
+    assert (fast.psnr - env.psnr).abs().max() < 1e-6
+
+
+def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
+    """The fast form keeps the full study's data, channels, ratio and SNR grid, swaps in the
+    fast-mode envelopes and adds the metrics of the performance target."""
+    full = compose(["+deepjscc_vs_bpg_ldpc=full"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    fast = compose(["+deepjscc_vs_bpg_ldpc=fast"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    assert fast.dataset.name == full.dataset.name == "kodak" and fast.ratio == full.ratio == "1/16"
+    assert list(fast.snr_db) == list(full.snr_db) and len(fast.snr_db) == 7
+    assert fast.hydra.sweeper.params.channel == full.hydra.sweeper.params.channel == "awgn,rayleigh_block"
+    assert fast.hydra.sweeper.params.pipeline == "deepjscc,bpg_ldpc_best_abstraction,bpg_capacity,jpeg2000_ldpc_best_abstraction"
+    assert list(fast.metrics) == ["psnr", "ms_ssim", "lpips", "vitscore", "fid"]
+    assert str(fast.hydra.sweep.dir).endswith("deepjscc_vs_bpg_ldpc/fast")
+    for name in ("bpg_ldpc_best_abstraction", "jpeg2000_ldpc_best_abstraction"):
+        p = compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
+        assert p.decoder == "abstraction" and p.mcs == "best" and p.mcs_table == "compact"
+
+
+def test_rate_sweep_reduced_form(tmp_path, kodak_small):
+    """bpg_capacity and DeepJSCC at 1/16 and 1/6, AWGN 10 dB: more channel uses give the
+    bound more bits, so BPG + capacity improves with the ratio on every image."""
+    cfg, df = run_study("rate_sweep", "ci", kodak_small, tmp_path / "rate")
+    assert list(cfg.snr_db) == [10]
+    assert set(df.pipeline) == {"bpg_capacity", "deepjscc"} and sorted(df.ratio.unique()) == [1 / 16, 1 / 6]
+    assert set(df.checkpoint.dropna()) - {""} == {"deepjscc-awgn-r1_16", "deepjscc-awgn-r1_6"}
+    cap = df[df.pipeline == "bpg_capacity"].pivot_table(index="image", columns="ratio", values="psnr")
+    assert (cap[1 / 6] > cap[1 / 16] + 1).all()
+    assert (cap.columns.size, len(df)) == (2, 2 * 2 * 2)
+
+
+def test_metric_agreement_reduced_form(tmp_path, kodak_small):
+    """deepjscc, bpg_capacity, jpeg_capacity at 1, 7, 13 dB scored by PSNR, MS-SSIM, LPIPS and
+    ViTScore; then the agreement table of `python -m semcom.meta agree`."""
+    from semcom.meta.agreement import agreement
+
+    cfg, df = run_study("metric_agreement", "ci", kodak_small, tmp_path / "agree")
+    assert set(df.pipeline) == {"deepjscc", "bpg_capacity", "jpeg_capacity"} and len(df) == 3 * 3 * 2
+    metrics = ["psnr", "ms_ssim", "lpips", "vitscore"]
+    assert df[metrics].notna().all().all() and (df.vitscore <= 1).all()
+    table = agreement(df, metrics)
+    assert len(table) == 6  # every pair of four metrics
+    row = table.set_index(["metric_a", "metric_b"]).loc[("psnr", "ms_ssim")]
+    assert row.kendall_points > 0.5  # both rise with SNR and with the bound's rate
+    assert ((table.kendall_points >= -1) & (table.kendall_points <= 1)).all()
