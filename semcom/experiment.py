@@ -234,7 +234,8 @@ def run_job(
                 tx = pipeline.transmit(sub, snr_arg, channel, rngs)
             rec = tx.reconstructions.to(device)
             if not torch.isfinite(rec).all():
-                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {sorted(set(snrs))} dB: this is a bug in the pipeline, please report it")
+                at = ", ".join(str(x) for x in sorted(set(snrs)))
+                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {at} dB: this is a bug in the pipeline, please report it")
             rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
             scores = {}
             for m in per_image:
