@@ -17,7 +17,6 @@ Sources (``dataset.name``):
 
 from __future__ import annotations
 
-import hashlib
 import os
 import urllib.request
 from dataclasses import dataclass
@@ -28,6 +27,7 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from semcom.errors import SemcomError
+from semcom.weights import sha256_of
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 
@@ -181,14 +181,6 @@ def builtin_paths() -> list[Path]:
     return paths
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def kodak_dir(download: bool = True) -> Path:
     """Folder holding kodim01.png .. kodim24.png: $SEMCOM_DATA/kodak, the cache, or a download."""
     candidates = []
@@ -205,7 +197,7 @@ def kodak_dir(download: bool = True) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     for i, digest in enumerate(KODAK_SHA256, start=1):
         dest = target / f"kodim{i:02d}.png"
-        if dest.is_file() and _sha256(dest) == digest:
+        if dest.is_file() and sha256_of(dest) == digest:
             continue
         url = KODAK_URL.format(i)
         tmp = dest.with_suffix(".part")
@@ -216,7 +208,7 @@ def kodak_dir(download: bool = True) -> Path:
                 f"Kodak is not available offline and downloading {url} failed ({exc}): "
                 f"put kodim01.png .. kodim24.png in $SEMCOM_DATA/kodak or {target}"
             ) from None
-        if _sha256(tmp) != digest:
+        if sha256_of(tmp) != digest:
             tmp.unlink(missing_ok=True)
             raise SemcomError(f"downloaded {url} has the wrong sha256: retry, or place the file in {target} yourself")
         tmp.replace(dest)

@@ -21,7 +21,6 @@ Export a finished training run into the package::
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from pathlib import Path
 import torch
 
 from semcom.errors import SemcomError
+from semcom.weights import sha256_of
 from semcom.jscc.base import JSCCModel
 from semcom.jscc.models import build_model
 
@@ -65,14 +65,6 @@ def shipped() -> dict[str, ShippedCheckpoint]:
     }
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def resolve_checkpoint(name: str) -> Path:
     """File of checkpoint ``name``: shipped (sha256-checked), a path, or semcom.weights."""
     if not name:
@@ -82,7 +74,7 @@ def resolve_checkpoint(name: str) -> Path:
         entry = table[name]
         if not entry.path.is_file():
             raise SemcomError(f"shipped checkpoint file {entry.path} is missing: reinstall semcom")
-        digest = _sha256(entry.path)
+        digest = sha256_of(entry.path)
         if digest != entry.sha256:
             raise SemcomError(f"checkpoint file {entry.path} has sha256 {digest[:16]}..., index says {entry.sha256[:16]}...: reinstall semcom")
         return entry.path
@@ -150,7 +142,7 @@ def export(run_checkpoint: str | Path, name: str, evaluation: dict | None = None
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     index[name] = {
         "file": out.name,
-        "sha256": _sha256(out),
+        "sha256": sha256_of(out),
         "model": model.name,
         "channel": cfg.get("channel", {}).get("name", "awgn"),
         "ratios": list(model.ratios),
@@ -167,5 +159,5 @@ def set_evaluation(name: str, evaluation: dict, dest_dir: Path = SHIPPED_DIR) ->
     torch.save(ckpt, path)
     index_path = dest_dir / "index.json"
     index = json.loads(index_path.read_text())
-    index[name]["sha256"] = _sha256(path)
+    index[name]["sha256"] = sha256_of(path)
     index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
