@@ -37,6 +37,7 @@ from semcom.metrics import metric_list, select_metrics
 from semcom.pipeline import FALLBACKS, build_pipeline
 from semcom.randomness import generator, image_seed
 from semcom.devices import select_device
+from semcom import score_memo
 from semcom.reconstructions import ReconstructionWriter, select_images
 from semcom.results import PARTS_DIR, ResultStore, key_list, row_key, write_outputs
 from semcom.set_points import RECONSTRUCTION, FeatureStore, compute_points, key_text, reference_state, take
@@ -160,7 +161,8 @@ def run_job(
     plain["pipeline"] = fill_checkpoint_name(plain["pipeline"], plain["channel"].get("name", ""), v["ratio"])
     pipeline = build_pipeline(plain["pipeline"], ratio=v["ratio"], fallback=v["fallback"], device=device)
     channel = build_channel(plain["channel"]).to(device)
-    metrics, skipped = select_metrics(v["metrics"], plain.get("metric_params") or None)
+    metric_params = dict(plain.get("metric_params") or {})
+    metrics, skipped = select_metrics(v["metrics"], metric_params or None)
     for name, why in skipped.items():
         log.warning("metric %s skipped: %s", name, why)
     per_image = [m for m in metrics if m.per_image]
@@ -207,7 +209,7 @@ def run_job(
     written = []
     bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
     for batch in _batches(dataset.items, v["batch_size"]):
-        images = None
+        images = ref_ids = None
         states = {}  # per-image metric -> reference state of the whole batch
         cells = []  # (snr, index in batch, key) of every cell still to compute
         for snr in v["snr_db"]:
@@ -237,16 +239,13 @@ def run_job(
                 at = ", ".join(str(x) for x in sorted(set(snrs)))
                 raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {at} dB: this is a bug in the pipeline, please report it")
             rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
-            scores = {}
-            for m in per_image:
-                if m.name not in states:
-                    states[m.name] = reference_state(m, images)
-                with torch.no_grad():
-                    columns = m.score_columns(take(states[m.name], index, len(batch)), rec)
-                scores.update({name: vals.cpu().tolist() for name, vals in columns.items()})
+            if ref_ids is None:
+                ref_ids = [score_memo.content_digest(img) for img in images]
+            rec_ids = [score_memo.content_digest(r) for r in rec]
+            scores = _score_per_image(per_image, metric_params, states, images, [ref_ids[j] for j in index], index, rec, rec_ids)
             texts = [key_text(k) for k in keys]
             for fid, m in extractors.items():
-                feats = m.features(rec)
+                feats = _set_features(fid, m, rec, rec_ids)
                 features.append(fid, RECONSTRUCTION, texts, feats)
                 for text, f in zip(texts, feats):
                     stored_features[(fid, RECONSTRUCTION, text)] = f.float().numpy()
@@ -289,6 +288,55 @@ def run_job(
     points = compute_points(set_metrics, stored_features, features, dataset.items, dataset.name, point_rows, device)
     write_outputs(df, out_dir, plots=plots, points=points if len(points) else None)
     return df
+
+
+def _score_per_image(per_image, metric_params, states, images, ref_ids, index, rec, rec_ids) -> dict[str, list[float]]:
+    """Columns ``{name: [value per cell]}`` of every per-image metric for the cells of one call.
+
+    ``images``: the batch's references (B, 3, H, W); cell i scores ``rec[i]`` against
+    ``images[index[i]]`` (content digests ``ref_ids[i]``, ``rec_ids[i]``). Pairs met before in
+    this process, or earlier in this call, are taken from :mod:`semcom.score_memo`; only the
+    others go through the metric, as one sub-batch. ``states`` caches each metric's prepared
+    reference state of the whole batch (prepared on first need).
+    """
+    n = len(index)
+    scores: dict[str, list[float]] = {}
+    for m in per_image:
+        mk = score_memo.metric_key(m, metric_params.get(m.name))
+        keys = [None if mk is None else (mk, a, b) for a, b in zip(ref_ids, rec_ids)]
+        todo = score_memo.unique_missing(keys)
+        computed = {}
+        if todo:
+            if m.name not in states:
+                states[m.name] = reference_state(m, images)
+            sub = rec if len(todo) == n else rec[torch.as_tensor(todo, device=rec.device)]
+            with torch.no_grad():
+                columns = m.score_columns(take(states[m.name], [index[i] for i in todo], images.shape[0]), sub)
+            columns = {name: vals.cpu().tolist() for name, vals in columns.items()}
+            for k, i in enumerate(todo):
+                computed[i] = {name: vals[k] for name, vals in columns.items()}
+                if keys[i] is not None:
+                    score_memo.put(keys[i], computed[i])
+        by_key = {keys[i]: v for i, v in computed.items() if keys[i] is not None}
+        for i in range(n):
+            values = computed[i] if i in computed else by_key.get(keys[i]) or score_memo.get(keys[i])
+            for name, value in values.items():
+                scores.setdefault(name, [math.nan] * n)[i] = value
+    return scores
+
+
+def _set_features(feature_id: str, metric, rec: torch.Tensor, rec_ids: list[str]) -> torch.Tensor:
+    """(N, D) float64 features of the reconstructions, those of contents met before taken from
+    :mod:`semcom.score_memo` (the features of a set metric depend on the image alone)."""
+    keys = [("features", feature_id, r) for r in rec_ids]
+    todo = score_memo.unique_missing(keys)
+    computed = {}
+    if todo:
+        feats = metric.features(rec if len(todo) == len(keys) else rec[torch.as_tensor(todo, device=rec.device)])
+        for k, i in enumerate(todo):
+            computed[keys[i]] = feats[k].clone()
+            score_memo.put(keys[i], computed[keys[i]])
+    return torch.stack([computed[k] if k in computed else score_memo.get(k) for k in keys])
 
 
 def _prepare(pipeline, dataset, cells, common, is_done, channel, seed, device) -> None:

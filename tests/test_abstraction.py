@@ -48,15 +48,22 @@ def test_wilson_interval_closed_forms():
     assert (lo, hi) == (pytest.approx(0.5 - half), pytest.approx(0.5 + half))
 
 
-def test_bler_interpolation_log_linear_then_slope_then_zero():
-    c = _curve([(0.0, 100, 100), (1.0, 100, 50), (2.0, 100, 5), (3.0, 1000, 0)])
+def test_bler_interpolation_log_linear_then_slope_capped_by_error_free_points():
+    c = _curve([(0.0, 100, 100), (1.0, 100, 50), (2.0, 100, 5), (3.0, 1000, 0), (3.5, 100, 0)])
     assert c.bler([-5.0, 0.0])[0] == 1.0 and c.bler([0.0])[0] == 1.0
     assert c.bler([1.5])[0] == pytest.approx(math.sqrt(0.5 * 0.05))  # geometric mean between points
     assert c.bler([2.5])[0] == pytest.approx(0.05 * 10 ** (-0.5))  # slope of the last two points: a decade per dB
-    assert c.bler([3.0, 7.0]).tolist() == [0.0, 0.0]  # no error seen from 3 dB on
+    # at 3 dB the slope gives 5e-3, but 0 errors in 1000 blocks there bound it by Wilson's 3.8e-3
+    cap = 1.96**2 / (1000 + 1.96**2)
+    assert c.bler([2.9])[0] == pytest.approx(0.05 * 10 ** (-0.9)) and c.bler([3.0])[0] == pytest.approx(cap)
+    assert c.bler([3.1])[0] == pytest.approx(cap)  # slope 4.0e-3; 0/100 at 3.5 dB would be a looser bound
+    assert c.bler([3.6])[0] == pytest.approx(0.05 * 10 ** (-1.6))  # below the bound again: the slope
+    assert c.bler([7.0])[0] == pytest.approx(0.05 * 10 ** -5.0)  # the waterfall goes on below the bound
+    step = _curve([(0.0, 100, 100), (2.9, 100, 100), (3.0, 100, 0)])
+    assert step.bler([2.9, 2.95, 3.0, 9.0]).tolist() == [1.0, 1.0, 0.0, 0.0]  # no slope to continue: a step
     assert c.snr_at(0.5) == pytest.approx(1.0, abs=2e-3)
     back = BlerCurve.from_json(c.to_json())
-    assert back.key == c.key and back.errors.tolist() == [100, 50, 5, 0]
+    assert back.key == c.key and back.errors.tolist() == [100, 50, 5, 0, 0]
 
 
 def test_block_snr_constant_and_varying():
@@ -95,7 +102,7 @@ def test_fast_mode_rows_named_and_bits_exact_above_cliff(step_table, crops):
     exact = build_pipeline({**CFG, "decoder": "exact"}, ratio=RATIO)
     fast = build_pipeline(CFG, ratio=RATIO)
     assert fast.name == "jpeg_ldpc_abstraction" and exact.name == "jpeg_ldpc"
-    assert fast.params()["decoder"] == "abstraction" and fast.params()["bler_table"] == "step.json@v1"
+    assert fast.params()["decoder"] == "abstraction" and fast.params()["bler_table"] == "step.json@v1/rule2"
     assert "decoder" not in exact.params()  # exact rows keep their parameters (stores resume)
     hi = fast.transmit(crops[:1], 3.0, AWGN(), [generator(1)])
     ref = exact.transmit(crops[:1], 8.0, AWGN(), [generator(1)])

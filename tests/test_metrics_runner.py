@@ -125,3 +125,51 @@ def test_source_encodings_are_kept_with_the_store_and_reused(tmp_path, small_fol
     pinned = EncodingCache(disk_dir=tmp_path / "mine")
     pinned.follow_store(store / "encodings")
     assert pinned.disk_dir == tmp_path / "mine"  # $SEMCOM_ENCODING_CACHE wins
+
+
+def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_folder, monkeypatch):
+    """A digital chain shows the same pixels at several cells: each image error-free at 20 and
+    25 dB (same MCS, same bytes) and grey at -10 and -8 dB (every block lost). Of the 8 cells
+    the runner scores 4 (image x {grey, decoded}) with LPIPS and extracts FID features of 3
+    (the grey images of the two same-size references are one content); the rows equal those of
+    a run that scores all 8 cells one by one with the memo off, and repeated cells repeat."""
+    from semcom import score_memo
+    from semcom.metrics.distribution import FID
+    from semcom.metrics.lpips import LPIPS
+
+    scored, extracted = [], []
+    lpips_cols, fid_feats = LPIPS.score_columns, FID.features
+    monkeypatch.setattr(LPIPS, "score_columns", lambda self, st, rec: scored.append(rec.shape[0]) or lpips_cols(self, st, rec))
+    monkeypatch.setattr(FID, "features", lambda self, imgs: extracted.append(imgs.shape[0]) or fid_feats(self, imgs))
+    common = ["pipeline=jpeg_ldpc", "ratio=1/6", "snr_db=[-10,-8,20,25]", "metrics=[psnr,ms_ssim,lpips,fid]"]
+    score_memo.clear()
+    fast = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "memo", progress=False)
+    assert fast["failed"].tolist().count(True) == 4 and sum(scored) == 4 and sum(extracted) == 3
+    scored.clear()
+    extracted.clear()
+    score_memo.clear()
+    monkeypatch.setattr(score_memo, "MAX_ENTRIES", 0)
+    slow = run_job(_cfg(small_folder, *common, "batch_size=1"), tmp_path / "plain", progress=False)
+    assert sum(scored) == 8 and sum(extracted) == 8
+    cols = ["image", "snr_db", "failed", "psnr", "ms_ssim", "lpips"]
+    a = fast[cols].sort_values(["image", "snr_db"]).reset_index(drop=True)
+    b = slow[cols].sort_values(["image", "snr_db"]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a, b, check_exact=False, atol=1e-5, rtol=0)
+    for _, g in a.groupby("image"):
+        assert g.psnr.iloc[0] == g.psnr.iloc[1] < 20 < g.psnr.iloc[2] == g.psnr.iloc[3]
+    fid = [pd.read_parquet(d / "points.parquet").sort_values("snr_db")["fid"].to_numpy() for d in (tmp_path / "memo", tmp_path / "plain")]
+    assert fid[0] == pytest.approx(fid[1], rel=1e-9)
+
+
+def test_stochastic_metrics_are_never_memoised():
+    from semcom import score_memo
+    from semcom.metrics import get_metric
+
+    assert score_memo.metric_key(get_metric("psnr")) == ("psnr", "None", "{}")
+    assert score_memo.metric_key(get_metric("psnr"), {"a": 1}) != score_memo.metric_key(get_metric("psnr"))
+    lossy = get_metric("psnr")
+    lossy.deterministic = False
+    assert score_memo.metric_key(lossy) is None
+    score_memo.clear()
+    score_memo.put(("k",), 1.0)
+    assert score_memo.unique_missing([None, ("k",), ("j",), ("j",), None]) == [0, 2, 4]

@@ -27,6 +27,9 @@ class Metric:
     higher_is_better: bool = True
     per_image: bool = True
     checkpoint: str | None = None
+    #: scores are a function of (reference, reconstruction): the runner may reuse them for a
+    #: reconstruction it has scored before (semcom.score_memo); False for stochastic variants.
+    deterministic: bool = True
     #: registry names (semcom.weights) of the checkpoints :meth:`load` resolves.
     weights: tuple[str, ...] = ()
 

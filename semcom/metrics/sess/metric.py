@@ -137,6 +137,7 @@ class SeSS(Metric):
 
     def __init__(self, segmenter=None, relation=None, embedder=None, faithful: bool = False, params=None):
         self.faithful = bool(faithful)
+        self.deterministic = not self.faithful  # the official quirks keep dropout on: never memoised
         self.params = load_params(params)
         self.segmenter = segmenter if segmenter is not None else SAMSegmenter()
         self.relation = relation if relation is not None else RAMRelations(faithful=self.faithful)
