@@ -197,11 +197,17 @@ def test_fast_vs_exact_table_pairs_rows_by_point():
                        ("bpg_ldpc_best_abstraction", {(1.0, "a"): 12.0, (1.0, "b"): 30.0, (7.0, "a"): 32.0, (7.0, "b"): 34.0, (9.0, "a"): 1.0})):
         for (snr, img), v in psnr.items():
             rows.append({"pipeline": name, "channel": "awgn", "ratio": 1 / 16, "snr_db": snr, "image": img, "psnr": v,
-                         "failed": v < 15, "qam": 4 if snr < 5 else 16, "code_rate": 1 / 3 if snr < 5 else 0.5})
+                         "failed": v < 15, "qam": 4 if snr < 5 else 16, "code_rate": 1 / 3 if snr < 5 else 0.5, "codewords": 72})
     t = compare(pd.DataFrame(rows)).set_index("snr_db")
     assert list(t.index) == [1.0, 7.0]  # 9 dB has no exact rows
     assert t.loc[1.0, "psnr_exact"] == 25.0 and t.loc[1.0, "psnr_fast"] == 21.0 and t.loc[1.0, "diff"] == -4.0
     assert t.loc[1.0, "failed_fast"] == 0.5 and t.loc[1.0, "failed_exact"] == 0.0
     assert t.loc[7.0, "diff"] == 0.0 and t.loc[7.0, "mcs_exact"] == t.loc[7.0, "mcs_fast"] == "16-QAM r=0.5"
+    # images the shipped table predicts lost at the exact rows' MCS: 16-QAM 1/2 at 7.0 dB (0.33 dB
+    # past its BLER-1 % point, rule 2: BLER 6.5e-4), 72 blocks per image
+    p = 1 - (1 - 6.5e-4) ** 72
+    assert t.loc[7.0, "lost_expected"] == pytest.approx(2 * p, rel=0.01) and t.loc[7.0, "lost_exact"] == 0
+    assert t.loc[7.0, "lost_sd"] == pytest.approx(math.sqrt(2 * p * (1 - p)), rel=0.01)
+    assert t.loc[1.0, "lost_expected"] < 1e-2 and t.loc[1.0, "lost_fast"] == 1  # QPSK 1/3 at 1 dB: 1.8 dB past its 1 % point
     with pytest.raises(SemcomError, match="both modes"):
         compare(pd.DataFrame(rows[:4]))

@@ -71,6 +71,16 @@ def test_deepjscc_vs_bpg_ldpc_reduced_form_and_its_fast_twin(tmp_path, kodak_sma
     assert (fast.psnr - env.psnr).abs().max() < 1e-6
 
 
+def test_rate_sweep_fast_form_composes():
+    """The fast form keeps the full sweep's data, SNR and ratio grid and swaps in the fast-mode envelopes."""
+    full = compose(["+rate_sweep=full"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    fast = compose(["+rate_sweep=fast"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    assert fast.dataset.name == "kodak" and list(fast.snr_db) == [10] and fast.hydra.sweeper.params.channel == "awgn"
+    assert fast.hydra.sweeper.params.ratio == full.hydra.sweeper.params.ratio and len(fast.hydra.sweeper.params.ratio.split(",")) == 10
+    assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,bpg_capacity,jpeg_ldpc_best_abstraction"
+    assert str(fast.hydra.sweep.dir).endswith("rate_sweep/fast")
+
+
 def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
     """The fast form keeps the full study's data, channels, ratio and SNR grid, swaps in the
     fast-mode envelopes and adds the metrics of the performance target."""
@@ -79,7 +89,7 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
     assert fast.dataset.name == full.dataset.name == "kodak" and fast.ratio == full.ratio == "1/16"
     assert list(fast.snr_db) == list(full.snr_db) and len(fast.snr_db) == 7
     assert fast.hydra.sweeper.params.channel == full.hydra.sweeper.params.channel == "awgn,rayleigh_block"
-    assert fast.hydra.sweeper.params.pipeline == "deepjscc,bpg_ldpc_best_abstraction,bpg_capacity,jpeg2000_ldpc_best_abstraction"
+    assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,jpeg2000_ldpc_best_abstraction,deepjscc,bpg_capacity"
     assert list(fast.metrics) == ["psnr", "ms_ssim", "lpips", "vitscore", "fid"]
     assert str(fast.hydra.sweep.dir).endswith("deepjscc_vs_bpg_ldpc/fast")
     for name in ("bpg_ldpc_best_abstraction", "jpeg2000_ldpc_best_abstraction"):

@@ -18,6 +18,7 @@ input (``isolate = True``) decode it in a separate worker process with a time li
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -179,11 +180,15 @@ def fit_to_budget(
 ) -> Encoded | None:
     """Highest-quality encoding of ``image`` with at most ``max_bits`` bits, or None if none fits.
 
-    Binary search over ``codec.qualities`` assuming size grows with quality (true for the codecs
-    here up to rare one-step wiggles; the result always fits the budget). The search starts from
-    the bracket that the image's cached ladder already gives (the largest known quality that fits,
-    the smallest known one that does not), so a sweep over many budgets encodes each image only a
-    few more times per new budget.
+    A bracketing search over ``codec.qualities`` assuming size grows with quality (true for the
+    codecs here up to rare one-step wiggles; the result always fits the budget). The search starts
+    from the bracket that the image's cached ladder already gives (the largest known quality that
+    fits, the smallest known one that does not), so a sweep over many budgets encodes each image
+    only a few more times per new budget. Inside a bracket it probes where log(bits), interpolated
+    linearly in quality index between the bracket's ends, meets the budget (rate grows about
+    exponentially with quality index for these codecs), falling back to the midpoint after a probe
+    that did not halve the bracket: about 3 encodings per new budget instead of bisection's
+    log2(qualities) (6 for BPG's 52, 9 for JPEG 2000's 321), the same result on a monotone ladder.
     """
     qs = list(codec.qualities)
     index = {q: i for i, q in enumerate(qs)}
@@ -205,10 +210,23 @@ def fit_to_budget(
         if top.bits <= max_bits:
             return top
         hi = len(qs) - 1
+    interpolate = True
     while hi - lo > 1:
-        mid = (lo + hi) // 2
+        width = hi - lo
+        sizes = cache.known_sizes(codec, digest)
+        mid = _probe(lo, hi, sizes.get(qs[lo]), sizes.get(qs[hi]), max_bits) if interpolate else (lo + hi) // 2
         if cache.encode(codec, image, qs[mid], digest).bits <= max_bits:
             lo = mid
         else:
             hi = mid
+        interpolate = not interpolate or 2 * (hi - lo) <= width  # a probe that did not halve: bisect next
     return cache.encode(codec, image, qs[lo], digest)
+
+
+def _probe(lo: int, hi: int, bits_lo: int | None, bits_hi: int | None, max_bits: float) -> int:
+    """Quality index in (lo, hi) where log(bits) interpolated between the bracket ends meets
+    ``max_bits``; the midpoint when the sizes are unknown or not increasing."""
+    if not bits_lo or not bits_hi or bits_hi <= bits_lo or max_bits <= 0:
+        return (lo + hi) // 2
+    frac = (math.log(max_bits) - math.log(bits_lo)) / (math.log(bits_hi) - math.log(bits_lo))
+    return min(max(lo + int(frac * (hi - lo)), lo + 1), hi - 1)

@@ -7,8 +7,9 @@
 * Embedder: ``crops(list of (3,h,w)) -> (K, D)``, ``image(image) -> (D,)``, and, if it can,
   ``texts(names) -> (T, D)``.
 
-The paper's models (:class:`SAMSegmenter`, :class:`RAMRelations`, :class:`CLIPCropEmbedder` on
-OpenCLIP ViT-H-14) and the light ones (:class:`DetectorSegmenter` on YOLOX-Nano,
+The paper's models (:class:`SAMSegmenter`, :class:`RAMRelations` = RelateAnything's relation
+network on SAM mask-decoder tokens, see :mod:`semcom.metrics.sess.ram`, :class:`CLIPCropEmbedder`
+on OpenCLIP ViT-H-14) and the light ones (:class:`DetectorSegmenter` on YOLOX-Nano,
 :class:`GeometricRelations`, :class:`DinoEmbedder`).
 """
 
@@ -19,10 +20,12 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from semcom.errors import SemcomError
+from semcom.metrics.base import module_on
 from semcom.metrics.detection import YOLOXDetector, box_iou
 from semcom.metrics.hf import from_pretrained, locate, require
 from semcom.metrics.semantic_checkpoints import HUB_IDS
+from semcom.metrics.sess.ram import RAMDims, RAMNetwork, SAMMaskTokens, load_checkpoint
+from semcom.weights import file_tag, resolve
 
 #: SAM automatic-mask post-processing of the paper: drop masks with IoU > 0.8 against a kept one, keep 512.
 MASK_DEDUP_IOU = 0.8
@@ -135,30 +138,65 @@ class SAMSegmenter:
 class RAMRelations:
     """RelateAnything (RAM) relation model: 56 PSG predicates, sigmoid scores per ordered segment pair.
 
-    The checkpoint ``ram/relate-anything`` is resolved on the real path; the RAM network itself
-    (a transformer over SAM segment features) is not implemented in semcom, so :meth:`load`
-    raises after resolving it: use ``sess_lite`` or pass another relation model. ``faithful``
-    would run it in training mode (dropout on), as the official SeSS code does.
+    :meth:`scores` gives (K, K, 56) float64 in [0, 1], [s, o, r] for "segment s r segment o", 0 on
+    the diagonal. Each segment's feature is SAM's mask-decoder token for that mask (re-prompted
+    with one point, :class:`semcom.metrics.sess.ram.SAMMaskTokens`, on the SAM checkpoint
+    ``sam_model``, by default the segmenter's ``sam/vit-h``); the K features go through RAM's
+    transformer and pair head (:class:`semcom.metrics.sess.ram.RAMNetwork`, official checkpoint
+    ``ram/relate-anything`` = ``ram/ram_epoch12.pth``, sizes ``dims``). ``faithful``: the network runs
+    in training mode (BERT dropout on, as the official SeSS code runs it), else in eval mode.
+    No predicate similarity of its own: SeSS compares predicates by the embedder's text embeddings.
+
+    ``network`` (a :class:`RAMNetwork`, used as is, no checkpoint read) and ``sam`` (a transformers
+    ``SamModel``) inject built modules. SAM here is a second copy beside the segmenter's pipeline.
     """
 
     predicates = PSG_PREDICATES
 
-    def __init__(self, faithful: bool = False):
-        self.faithful = faithful
+    def __init__(self, faithful: bool = False, sam_model: str = "sam/vit-h", network: RAMNetwork | None = None, sam=None,
+                 dims: RAMDims | None = None):
+        self.faithful = bool(faithful)
+        self.sam_model = sam_model
+        self.dims = dims if dims is not None else RAMDims()
+        self.network = network.requires_grad_(False) if network is not None else None
+        self._sam = sam
+        self._features = None
+        self._tags = [f"module:{type(network).__name__}" if network is not None else None,
+                      f"module:{type(sam).__name__}" if sam is not None else None]
         self.tag = None
 
     def load(self) -> "RAMRelations":
-        from semcom.weights import resolve
-
-        resolve("ram/relate-anything")
-        raise SemcomError("the RelateAnything relation network is not implemented in semcom (only its checkpoint "
-                          "is resolved): use metrics=[sess_lite] or SeSS(relation=<your relation model>)")
+        """Read the checkpoints (once); the network's mode is set here, so a caller's later
+        ``train()`` (SeSS's faithful run) holds."""
+        if self._features is None:
+            path = resolve("ram/relate-anything") if self.network is None else None
+            if self._sam is None:
+                transformers = require("transformers", "the RelateAnything mask features (SAM)")
+                source, self._tags[1] = locate(self.sam_model, HUB_IDS)
+                self._sam = from_pretrained(transformers.SamModel, source)
+            if path is not None:
+                self.network = load_checkpoint(RAMNetwork(self.dims), path).requires_grad_(False)
+                self._tags[0] = file_tag("ram/relate-anything", path)
+            self._features = SAMMaskTokens(self._sam)
+            self.network.train(self.faithful)
+            self.tag = f"{self._tags[0]}({self._tags[1]})"
+        return self
 
     def predicate_similarity(self):
         return None
 
-    def scores(self, image, segments):  # pragma: no cover - load() refuses first
-        raise SemcomError("RAMRelations is not implemented")
+    def scores(self, image: torch.Tensor, segments: Segments) -> np.ndarray:
+        """(K, K, 56) float64 scores of the K segments of a (3, H, W) [0, 1] image (masks at H x W)."""
+        self.load()
+        k = len(segments)
+        if k < 2:
+            return np.zeros((k, k, len(self.predicates)))
+        masks = np.stack([segments.mask(i, tuple(image.shape[-2:])) for i in range(k)])
+        module_on(self._sam, image.device)
+        with torch.no_grad():
+            features = self._features(image, masks)
+            scores = module_on(self.network, image.device).relation_scores(features)
+        return scores.double().cpu().numpy()
 
 
 #: Geometric predicates of the light variant and their fixed similarity (symmetric, 1 on the diagonal).

@@ -123,8 +123,8 @@ class SeSS(Metric):
     """SeSS in [about -0.05, 1], (N,) for (N, 3, H, W) float images in [0, 1]; higher is better.
 
     Default components are the paper's: SAM ViT-H masks, RelateAnything relations, OpenCLIP
-    ViT-H-14 embeddings (not available offline; RelateAnything's network is not implemented here,
-    so ``sess`` with the default relation model reports that at load).
+    ViT-H-14 embeddings (not available offline: their loading path is tested with tiny models;
+    RelateAnything's network in :mod:`semcom.metrics.sess.ram`).
 
     ``params``: the tunable constants theta, alpha, beta, k1, k2, k3, graph_weight (a mapping of
     some of them or a YAML file written by ``python -m semcom.meta fit``; default the paper's, see
