@@ -177,6 +177,10 @@ def run_job(
     store = ResultStore(store_root / PARTS_DIR)
     ENCODINGS.follow_store(store_root / "encodings")  # source encodings shared by the jobs of a sweep
     features = FeatureStore(store_root / "features.parts")
+    if force:
+        score_memo.clear()
+    else:
+        score_memo.follow_store(store_root / "scores")  # scores other jobs of the sweep computed
     checkpoint = str(plain["pipeline"].get("checkpoint") or "")
     metric_checkpoints = {m.name: m.checkpoint for m in metrics}
     common = {
@@ -275,6 +279,7 @@ def run_job(
     bar.close()
     # One part per finished job keeps a shared store quick to read for the jobs that follow.
     store.compact(written)
+    score_memo.flush()
 
     wanted = {row_key({**common, "image": it.name, "snr_db": float(snr)}) for snr in v["snr_db"] for it in dataset.items}
     df = store.load()

@@ -15,14 +15,22 @@ and computes only keys it has not met. A metric whose scores are not a function 
 
 The memo lives in the process (a multirun worker keeps it across jobs) and holds at most
 ``MAX_ENTRIES`` keys, least recently used dropped first. Values are small: floats per score,
-one (D,) float64 vector per feature (Inception pool3: 16 KiB).
+one (D,) float64 vector per feature (Inception pool3: 16 KiB). The runner also keeps it on disk
+beside the result store (``<store>/scores/part-*.pkl``, one file per finished job, written
+atomically): :func:`follow_store` loads the parts other jobs of the sweep wrote (a job over
+Rayleigh fading then reuses the AWGN job's scores of the same decoded images, whichever worker
+ran it), :func:`flush` writes what this job added. ``force=true`` runs neither.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import pickle
+import uuid
 from collections import OrderedDict
+from pathlib import Path
 
 import torch
 
@@ -30,6 +38,8 @@ import torch
 MAX_ENTRIES = 50_000
 
 _MEMO: OrderedDict[tuple, object] = OrderedDict()
+_NEW: dict[tuple, object] = {}  # added since the last flush
+_DISK: dict[str, object] = {"dir": None, "loaded": set()}
 
 
 def content_digest(image: torch.Tensor) -> str:
@@ -57,15 +67,58 @@ def get(key: tuple):
     return None
 
 
-def put(key: tuple, value) -> None:
+def put(key: tuple, value, new: bool = True) -> None:
     _MEMO[key] = value
     _MEMO.move_to_end(key)
+    if new and _DISK["dir"] is not None:
+        _NEW[key] = value
     while len(_MEMO) > MAX_ENTRIES:
         _MEMO.popitem(last=False)
 
 
 def clear() -> None:
+    """Forget everything in memory and stop following a store."""
     _MEMO.clear()
+    _NEW.clear()
+    _DISK.update(dir=None, loaded=set())
+
+
+def follow_store(folder: str | os.PathLike) -> int:
+    """Keep the memo in ``folder`` from now on and load the parts there not loaded yet; returns the
+    number of entries loaded. Unreadable parts (a crash mid-write cannot leave one: writes are
+    atomic; a file from another semcom version might) are skipped."""
+    folder = Path(folder)
+    if _DISK["dir"] != folder:
+        _DISK.update(dir=folder, loaded=set())
+        _NEW.clear()
+    loaded = 0
+    for part in sorted(folder.glob("part-*.pkl")) if folder.is_dir() else []:
+        if part.name in _DISK["loaded"]:
+            continue
+        try:
+            entries = pickle.loads(part.read_bytes())
+        except Exception:  # noqa: BLE001 - a cache: skip what cannot be read
+            continue
+        for key, value in entries:
+            put(key, value, new=False)
+        _DISK["loaded"].add(part.name)
+        loaded += len(entries)
+    return loaded
+
+
+def flush() -> Path | None:
+    """Write the entries added since the last flush as one new part of the followed folder."""
+    folder = _DISK["dir"]
+    if folder is None or not _NEW:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    part = folder / f"part-{uuid.uuid4().hex}.pkl"
+    tmp = folder / f".{part.name}.tmp"
+    tmp.write_bytes(pickle.dumps(list(_NEW.items()), protocol=pickle.HIGHEST_PROTOCOL))
+    os.replace(tmp, part)
+    _DISK["loaded"].add(part.name)
+    _NEW.clear()
+    return part
 
 
 def unique_missing(keys: list[tuple | None]) -> list[int]:

@@ -143,8 +143,9 @@ def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_fold
     monkeypatch.setattr(FID, "features", lambda self, imgs: extracted.append(imgs.shape[0]) or fid_feats(self, imgs))
     common = ["pipeline=jpeg_ldpc", "ratio=1/6", "snr_db=[-10,-8,20,25]", "metrics=[psnr,ms_ssim,lpips,fid]"]
     score_memo.clear()
+    monkeypatch.setattr("semcom.set_points._REFERENCE_FEATURES", {})  # the 2 references' features: computed once below
     fast = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "memo", progress=False)
-    assert fast["failed"].tolist().count(True) == 4 and sum(scored) == 4 and sum(extracted) == 3
+    assert fast["failed"].tolist().count(True) == 4 and sum(scored) == 4 and sum(extracted) == 3 + 2
     scored.clear()
     extracted.clear()
     score_memo.clear()
@@ -173,3 +174,30 @@ def test_stochastic_metrics_are_never_memoised():
     score_memo.clear()
     score_memo.put(("k",), 1.0)
     assert score_memo.unique_missing([None, ("k",), ("j",), ("j",), None]) == [0, 2, 4]
+
+
+def test_scores_are_shared_on_disk_by_the_jobs_of_a_store(tmp_path, small_folder, monkeypatch):
+    """The memo is kept beside the store (<store>/scores): a job over Rayleigh fading in a fresh
+    process (memory cleared) scores only the cells whose pixels the AWGN job did not score, i.e.
+    the images a fade lost (grey), since an image decoded error-free is the same bytes on both
+    channels; force=true ignores the memo."""
+    from semcom import score_memo
+    from semcom.metrics.lpips import LPIPS
+
+    scored = []
+    lpips_cols = LPIPS.score_columns
+    monkeypatch.setattr(LPIPS, "score_columns", lambda self, st, rec: scored.append(rec.shape[0]) or lpips_cols(self, st, rec))
+    store = tmp_path / "store"
+    common = ["pipeline=jpeg_ldpc", "ratio=1/6", "snr_db=[25,30]", "metrics=[psnr,lpips]", f"results_dir={store}"]
+    score_memo.clear()
+    awgn = run_job(_cfg(small_folder, *common), tmp_path / "awgn", progress=False)
+    assert not awgn.failed.any() and sum(scored) == 2 and len(list((store / "scores").glob("part-*.pkl"))) == 1
+    scored.clear()
+    score_memo.clear()  # a new worker process
+    fading = run_job(_cfg(small_folder, *common, "channel=rayleigh_block"), tmp_path / "fading", progress=False)
+    assert sum(scored) == fading[fading.failed].image.nunique()  # a grey per image that a fade lost, whatever the SNR
+    ok = fading[~fading.failed].merge(awgn, on=["image", "snr_db"], suffixes=("", "_awgn"))
+    assert len(ok) and (ok.lpips == ok.lpips_awgn).all() and (ok.psnr == ok.psnr_awgn).all()
+    scored.clear()
+    run_job(_cfg(small_folder, *common, "channel=rayleigh_block", "force=true"), tmp_path / "fading", progress=False)
+    assert sum(scored) == fading.groupby(["image", "failed"]).ngroups  # recomputed (the call's own repeats aside)

@@ -94,6 +94,22 @@ def test_hevc_ladder_has_every_distinct_encoding(crop):
     assert list(codec.qualities) == list(range(0, 97, 2))
 
 
+def test_hevc_bytes_do_not_depend_on_x265_threads(astronaut, monkeypatch):
+    """x265 follows $OMP_NUM_THREADS (one thread per joblib worker), the stream stays the same."""
+    from semcom.codecs.hevc import x265_threads
+
+    image = to_uint8(astronaut[None])[0][:256, :384]  # big enough for x265 to split the work
+    codec = HEVCIntra()
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    assert x265_threads() == {}
+    default = [codec.encode(image, q) for q in (20, 60, 90)]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert x265_threads() == {"x265:pools": "1"}
+    assert [codec.encode(image, q) for q in (20, 60, 90)] == default
+    monkeypatch.setenv("OMP_NUM_THREADS", "auto")
+    assert x265_threads() == {}
+
+
 def test_hevc_psy_off_is_the_bpg_setting_and_named(crop):
     codec = build_codec("hevc")
     assert codec.enc_params == {"x265:psy-rd": "0", "x265:psy-rdoq": "0"} and codec.chroma == 444
