@@ -48,8 +48,8 @@ def test_jpeg_decode_rejects_garbage_and_wrong_size(image):
 
 def test_fit_to_budget_interpolates_and_agrees_with_a_full_scan(image):
     """On an exponential-ish ladder of 321 qualities (JPEG 2000's count) the search finds, for every
-    budget, the quality a full scan finds, with 4.4 encodings per budget in a fresh cache (2 open
-    the bracket) where bisection needs 10.4, and 100 for a sweep of 40 budgets in one cache
+    budget, the quality a full scan finds, with 4.9 encodings per budget in a fresh cache (2-3 open
+    the bracket) where bisection needs 10.4, and 111 for a sweep of 40 budgets in one cache
     (bisection: 160)."""
     from semcom.codecs.base import SourceCodec
 
