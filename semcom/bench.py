@@ -20,9 +20,13 @@ llr_ldpc_decode     APP demapper + Sionna BP decoder, every    Sionna's decoder 
                     codeword of every image in one call        (its blocks) and once per codeword
                     (``decode_batch``)                         (``--per-codeword-blocks`` blocks timed,
                                                                rate extrapolated per block)
+llr_ldpc_decode_    ``torch.compile`` of the decoder, all      the same decoder eager (``--compile``)
+compiled            blocks in one call
 ldpc_abstraction    fast mode: block errors sampled from the   exact decoding (the row above)
                     BLER table (``decoder=abstraction``)
 source_decode       codec decoder per image (no batching)      same
+learned:<ckpt>      JSCC encoder + AWGN + decoder, all images  the same model called per image
+                    in one call (``--learned`` checkpoint)
 metric:<name>       batched call, reference prepared once      torchmetrics / the module per image
                     (LPIPS/DISTS) or features batched (FID)
 ==================  =========================================  ==========================================
@@ -79,7 +83,7 @@ def _row(stage: str, n_images: int, semcom_s: float, reference_s: float | None, 
 
 
 def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, codeword_bits: int, iterations: int,
-                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int) -> list[dict]:
+                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int, compile_decoder: bool = False) -> list[dict]:
     """Stage rows of one chain on ``images`` (N, 3, H, W) float32 in [0, 1] (one size)."""
     from sionna.phy.mapping import Demapper, Mapper
 
@@ -183,6 +187,8 @@ def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, code
     rows.append(_row("llr_ldpc_decode", n_img, t_all, t_each, info_bits,
                      note=f"APP demapper + LDPC5GDecoder {iterations} it; reference = one call per image; "
                           f"block errors {int((~ok_all).sum())}/{total_blocks}"))
+    if compile_decoder:
+        rows.append(_compiled_decoder_row(code, llr_all, k, n, n_img, info_bits, repeats, sync))
     nb = min(per_codeword_blocks, total_blocks)
     t_cw = timed(lambda: [code.decode_batch(llr_all[j : j + 1], k, n) for j in range(nb)], max(1, repeats // 2), sync, warmup=False)
     per_block = t_cw / nb
@@ -215,6 +221,53 @@ def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, code
     t_dec = timed(lambda: [cod.decode(d, (height, width)) for d in data], repeats, sync)
     rows.append(_row("source_decode", n_img, t_dec, None, note=f"{cod.implementation} decoder, one image at a time"))
     return rows
+
+
+def _compiled_decoder_row(code, llrs: torch.Tensor, k: int, n: int, n_img: int, info_bits: int, repeats: int, sync) -> dict:
+    """``torch.compile`` of Sionna's LDPC5GDecoder against the same decoder eager, on the same LLRs
+    (all blocks in one call); the decoded bits must be equal. The compile time is in the note."""
+    dec = code._code(k, n)[1]
+    compiled = torch.compile(dec, dynamic=True)
+    t0 = time.perf_counter()
+    first = compiled(llrs)
+    sync()
+    t_compile = time.perf_counter() - t0
+    assert torch.equal(first, dec(llrs)), "compiled and eager LDPC decoding differ"
+    t_c = timed(lambda: compiled(llrs), repeats, sync, warmup=False)
+    t_e = timed(lambda: dec(llrs), repeats, sync, warmup=False)
+    return _row("llr_ldpc_decode_compiled", n_img, t_c, t_e, info_bits,
+                note=f"torch.compile(LDPC5GDecoder) vs the same decoder eager, {llrs.shape[0]} blocks in one call; "
+                     f"compile + first call {t_compile:.0f} s")
+
+
+def bench_learned(images: torch.Tensor, checkpoint: str, snr_db: float, device: torch.device, repeats: int) -> list[dict]:
+    """Learned JSCC row: encoder + AWGN + decoder on all images in one call vs per image, at the
+    checkpoint's own bandwidth ratio; ``max_abs_diff`` compares the reconstructions (same noise:
+    one generator per image)."""
+    from semcom.channels.awgn import AWGN
+    from semcom.jscc.checkpoints import load_checkpoint
+    from semcom.randomness import generator
+
+    try:
+        model, _ = load_checkpoint(checkpoint, device)
+    except SemcomError as exc:
+        return [{"stage": f"learned:{checkpoint}", "skipped": str(exc)}]
+    model.eval()
+    sync = _sync(device)
+    x, channel, n_img = images.to(device), AWGN().to(device), images.shape[0]
+    ratio = model.ratios[-1]
+
+    def run(batch: torch.Tensor, first: int) -> torch.Tensor:
+        rngs = [generator(first + i, device) for i in range(batch.shape[0])]
+        with torch.no_grad():
+            return model(batch, channel, snr_db, rngs, ratio)[0]
+
+    t_all = timed(lambda: run(x, 0), repeats, sync)
+    t_each = timed(lambda: [run(x[i : i + 1], i) for i in range(n_img)], repeats, sync)
+    diff = float((run(x, 0) - torch.cat([run(x[i : i + 1], i) for i in range(n_img)])).abs().max())
+    return [{**_row(f"learned:{checkpoint}", n_img, t_all, t_each,
+                    note=f"{type(model).__name__} encoder + AWGN {snr_db:g} dB + decoder, rho={ratio:.4g}; reference = one call per image"),
+             "max_abs_diff": diff}]
 
 
 def _reference_pixel(name: str):
@@ -322,7 +375,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--snr", type=float, default=2.0)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--per-codeword-blocks", type=int, default=8)
-    p.add_argument("--metrics", nargs="*", default=["psnr", "ssim", "ms_ssim", "lpips", "fid"])
+    p.add_argument("--compile", action="store_true", help="also time torch.compile of the LDPC decoder (minutes of compilation on a CPU)")
+    p.add_argument("--metrics", nargs="*", default=["psnr", "ssim", "ms_ssim", "lpips", "vitscore", "fid"])
+    p.add_argument("--learned", default="deepjscc-awgn-r1_16", help="JSCC checkpoint of the learned row ('' to skip)")
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--sweep", default="24x7x2x2", help="images x SNR points x channels x chains for the sweep estimate")
@@ -348,7 +403,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = bench_chain(imgs, codec=a.codec, rate=a.rate, qam=a.qam, codeword_bits=a.codeword_bits, iterations=a.iterations,
                        ratio=parse_ratio(a.ratio), snr_db=a.snr, device=device, repeats=a.repeats,
-                       per_codeword_blocks=a.per_codeword_blocks)
+                       per_codeword_blocks=a.per_codeword_blocks, compile_decoder=a.compile)
+    if a.learned:
+        rows += bench_learned(imgs, a.learned, a.snr, device, a.repeats)
     rows += bench_metrics(imgs, a.metrics, device, a.repeats)
     print(format_table(rows))
     n_i, n_s, n_c, n_p = (int(v) for v in a.sweep.split("x"))

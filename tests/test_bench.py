@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from semcom.bench import bench_chain, bench_metrics, format_table, sweep_estimate
+from semcom.bench import bench_chain, bench_learned, bench_metrics, format_table, sweep_estimate
 
 
 def test_bench_chain_rows_and_ratios(astronaut):
@@ -36,6 +36,17 @@ def test_bench_metrics_agree_with_reference(astronaut):
     assert rows["metric:psnr"]["images"] == 2 and rows["metric:psnr"]["reference_s"] > 0
 
 
+def test_bench_learned_batched_equals_per_image(astronaut):
+    """The learned row: the shipped DeepJSCC on two crops in one call and per image, the same
+    noise (one generator per image), so the reconstructions agree up to float rounding."""
+    imgs = torch.stack([astronaut[:, :64, :96], astronaut[:, 200:264, 200:296]])
+    rows = bench_learned(imgs, "deepjscc-awgn-r1_16", 10.0, torch.device("cpu"), 1)
+    row = rows[0]
+    assert row["stage"] == "learned:deepjscc-awgn-r1_16" and row["images"] == 2 and "rho=0.0625" in row["note"]
+    assert row["max_abs_diff"] < 1e-4 and row["semcom_s"] > 0 and row["reference_s"] > 0
+    assert "skipped" in bench_learned(imgs, "nope-r1_16", 10.0, torch.device("cpu"), 1)[0]
+
+
 def test_sweep_estimate_arithmetic():
     rows = [
         {"stage": "source_encode", "images": 2, "semcom_s": 0.1, "reference_s": 2.0},
@@ -53,3 +64,13 @@ def test_sweep_estimate_arithmetic():
     assert exact["per_cell_s"] == pytest.approx(0.1 + 0.1 + 10.0 + 0.02 + 0.03)
     assert fast["per_cell_s"] == pytest.approx(0.01 + 0.02 + 0.03)
     assert fast["total_s"] == pytest.approx(48 + 672 * 0.06)
+
+
+def test_bench_compiled_decoder_row_decodes_the_same_bits(astronaut):
+    """--compile: torch.compile of Sionna's LDPC decoder gives the eager decoder's bits (a short
+    code and 2 iterations keep the compilation to seconds)."""
+    imgs = torch.stack([astronaut[:, :96, :96]])
+    rows = bench_chain(imgs, codec="jpeg", rate=0.5, qam=4, codeword_bits=1024, iterations=2, ratio=1 / 2, snr_db=8.0,
+                       device=torch.device("cpu"), repeats=1, per_codeword_blocks=1, compile_decoder=True)
+    row = {r["stage"]: r for r in rows}["llr_ldpc_decode_compiled"]
+    assert row["semcom_s"] > 0 and row["reference_s"] > 0 and "compile + first call" in row["note"]
