@@ -18,7 +18,6 @@ set metric ``<name>``, ``<name>_n`` and its extras (``kid_std``, ``kid_subset``,
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -33,6 +32,7 @@ import torch
 
 from semcom.metrics.base import ImageStates, Metric, SetMetric
 from semcom.metrics.distribution import FID_RELIABLE_N
+from semcom.score_memo import content_digest
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +74,6 @@ class FeatureStore:
         return out
 
 
-def image_digest(image: torch.Tensor) -> str:
-    return hashlib.blake2b(image.detach().float().cpu().contiguous().numpy().tobytes(), digest_size=16).hexdigest()
-
-
 # ---- in-process caches of reference-side work (a multirun sweep runs its jobs in one process) ----
 
 _REFERENCE_FEATURES: dict[tuple[str, str], torch.Tensor] = {}
@@ -88,7 +84,7 @@ REFERENCE_STATE_BYTES = 1 << 30
 
 def reference_features(metric: SetMetric, image: torch.Tensor) -> torch.Tensor:
     """(D,) features of one reference image, computed once per process per (feature_id, content)."""
-    key = (metric.feature_id, image_digest(image))
+    key = (metric.feature_id, content_digest(image))
     if key not in _REFERENCE_FEATURES:
         _REFERENCE_FEATURES[key] = metric.features(image[None])[0]
     return _REFERENCE_FEATURES[key]
@@ -108,7 +104,7 @@ def reference_state(metric: Metric, images: torch.Tensor):
     Metrics whose reference side is the images themselves (PSNR, SSIM, ...) are not cached."""
     if type(metric).prepare is Metric.prepare:
         return metric.prepare(images)
-    key = (metric.name, metric.checkpoint, str(images.device), tuple(images.shape), image_digest(images))
+    key = (metric.name, metric.checkpoint, str(images.device), tuple(images.shape), content_digest(images))
     if key in _REFERENCE_STATES:
         _REFERENCE_STATES.move_to_end(key)
         return _REFERENCE_STATES[key]
