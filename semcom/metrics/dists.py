@@ -77,27 +77,44 @@ class DISTSNet(nn.Module):
 
     def features(self, x: torch.Tensor) -> list[torch.Tensor]:
         feats = [x]
-        h = (x - self.mean) / self.std
+        # channels-last: oneDNN's VGG convolutions run about 1.4x faster on a CPU (same values)
+        h = ((x - self.mean) / self.std).contiguous(memory_format=torch.channels_last)
         for stage in self.stages:
             h = stage(h)
             feats.append(h)
         return feats
 
-    def distance(self, f0: list[torch.Tensor], f1: list[torch.Tensor]) -> torch.Tensor:
+    @staticmethod
+    def stats(feats: list[torch.Tensor]) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """Per feature set: (values (N, H*W, C), spatial mean (N, C), biased spatial variance (N, C)).
+
+        The features come channels-last from ``features``, so (N, H*W, C) is a view. The variance is
+        E[x^2] - E[x]^2 (torch.var_mean's Welford pass is 3x slower here); the two agree to about
+        1e-7 relative on VGG features, whose variance is not small against their squared mean.
+        """
+        out = []
+        for f in feats:
+            flat = f.permute(0, 2, 3, 1).reshape(f.shape[0], -1, f.shape[1])
+            mean = flat.mean(1)
+            var = (flat.square().mean(1) - mean.square()).clamp_min(0)
+            out.append((flat, mean, var))
+        return out
+
+    def distance(self, ref: list, rec: list) -> torch.Tensor:
+        """DISTS between two ``stats`` lists (or two ``features`` lists), (N,)."""
+        ref = ref if isinstance(ref[0], tuple) else self.stats(ref)
+        rec = rec if isinstance(rec[0], tuple) else self.stats(rec)
         total = self.alpha.sum() + self.beta.sum()
-        alphas = torch.split(self.alpha / total, CHANNELS, dim=1)
-        betas = torch.split(self.beta / total, CHANNELS, dim=1)
+        alphas = torch.split((self.alpha / total).flatten(), CHANNELS)
+        betas = torch.split((self.beta / total).flatten(), CHANNELS)
         structure = texture = 0.0
-        for a, b, x, y in zip(alphas, betas, f0, f1):
-            mx, my = x.mean((2, 3), keepdim=True), y.mean((2, 3), keepdim=True)
+        for a, b, (x, mx, vx), (y, my, vy) in zip(alphas, betas, ref, rec):
             s1 = (2 * mx * my + C1) / (mx.square() + my.square() + C1)
-            vx = (x - mx).square().mean((2, 3), keepdim=True)
-            vy = (y - my).square().mean((2, 3), keepdim=True)
-            cov = (x * y).mean((2, 3), keepdim=True) - mx * my
+            cov = torch.linalg.vecdot(x, y, dim=1) / x.shape[1] - mx * my
             s2 = (2 * cov + C2) / (vx + vy + C2)
             structure = structure + (a * s1).sum(1)
             texture = texture + (b * s2).sum(1)
-        return (1 - (structure + texture)).flatten()
+        return 1 - (structure + texture)
 
 
 class DISTS(Metric):
@@ -121,15 +138,16 @@ class DISTS(Metric):
             self.checkpoint = f"{file_tag(self.weights[0], vgg_path)}+{file_tag(self.weights[1], ab_path)}"
         return self
 
-    def prepare(self, reference: torch.Tensor) -> list[torch.Tensor]:
+    def prepare(self, reference: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+        """The reference's features with their spatial means and variances (``DISTSNet.stats``)."""
         check_unit_range(reference, self.name)
         self.load()
         net = module_on(self._net, reference.device)
         with torch.no_grad():
-            return net.features(reference.float())
+            return net.stats(net.features(reference.float()))
 
     def score(self, state: list[torch.Tensor], reconstruction: torch.Tensor) -> torch.Tensor:
         check_unit_range(reconstruction, self.name)
         net = module_on(self._net, reconstruction.device)
         with torch.no_grad():
-            return net.distance(state, net.features(reconstruction.float())).float()
+            return net.distance(state, net.stats(net.features(reconstruction.float()))).float()
