@@ -97,6 +97,29 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
         assert p.decoder == "abstraction" and p.mcs == "best" and p.mcs_table == "compact"
 
 
+@pytest.mark.parametrize("study, full_form, fast_form, digital", [
+    ("metric_agreement", "full", "fast", {"bpg_ldpc_best": "best", "jpeg_ldpc_best": "best"}),
+    ("metric_validation", "chains", "chains_fast", {"bpg_ldpc_best": "best", "jpeg_ldpc": None}),
+])
+def test_metric_study_fast_forms_compose(study, full_form, fast_form, digital):
+    """The fast forms of metric_agreement and of metric_validation's chains keep the full form's data,
+    grid and metrics and replace exactly its LDPC chains by their fast-mode twins (same MCS rule)."""
+    full = compose([f"+{study}={full_form}"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    fast = compose([f"+{study}={fast_form}"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    assert fast.dataset.name == full.dataset.name == "kodak" and list(fast.snr_db) == list(full.snr_db)
+    assert list(fast.metrics) == list(full.metrics) and fast.ratio == full.ratio
+    for key in ("channel", "ratio"):
+        assert fast.hydra.sweeper.params.get(key) == full.hydra.sweeper.params.get(key)
+    slow, quick = (set(str(c.hydra.sweeper.params.pipeline).split(",")) for c in (full, fast))
+    assert slow - quick == set(digital) and quick - slow == {f"{d}_abstraction" for d in digital}
+    assert str(fast.hydra.sweep.dir).endswith(f"{study}/{fast_form}")
+    for name, mcs in digital.items():
+        p = compose([f"+{study}={fast_form}", f"pipeline={name}_abstraction"], config_dirs=EXPERIMENTS).pipeline
+        exact = compose([f"+{study}={full_form}", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
+        assert p.decoder == "abstraction" and exact.get("decoder", "exact") == "exact" and p.codec == exact.codec
+        assert (p.mcs == "best") == (mcs == "best") and p.mcs == exact.mcs
+
+
 def test_rate_sweep_reduced_form(tmp_path, kodak_small):
     """bpg_capacity and DeepJSCC at 1/16 and 1/6, AWGN 10 dB: more channel uses give the
     bound more bits, so BPG + capacity improves with the ratio on every image."""
