@@ -78,8 +78,11 @@ class FeatureStore:
 
 _REFERENCE_FEATURES: dict[tuple[str, str], torch.Tensor] = {}
 _REFERENCE_STATES: OrderedDict[tuple, object] = OrderedDict()
-#: Most bytes of prepared per-image-metric reference states kept between jobs (LPIPS/DISTS features).
-REFERENCE_STATE_BYTES = 1 << 30
+#: Most bytes of prepared per-image-metric reference states kept between jobs (LPIPS/DISTS features),
+#: per process. 3 GiB holds a Kodak sweep's references for every default and semantic metric with
+#: DISTS at 256 px (about 1.8 GB); the jobs of a sweep visit the images in the same order, so a
+#: smaller LRU than that keeps nothing useful.
+REFERENCE_STATE_BYTES = 3 << 30
 
 
 def reference_features(metric: SetMetric, image: torch.Tensor) -> torch.Tensor:

@@ -89,6 +89,27 @@ def test_dists_reproduces_published_example():
     assert 0 < d[0].item() < d[1].item()
 
 
+def test_dists_resize_follows_the_reference_demo():
+    """DISTS(resize=256) shrinks like the reference demo's prepare_image (PIL bilinear via
+    torchvision Resize(256) when the shorter side exceeds 256 px): on the published pair enlarged to
+    512 x 512 it matches DISTS on PIL's own bilinear 256 x 256 shrink within 2e-4, and it leaves a
+    256 px image alone (0.3347 as published)."""
+    def pil(im: Image.Image) -> torch.Tensor:
+        return torch.from_numpy(np.array(im)).permute(2, 0, 1)[None].float() / 255
+
+    big = [Image.open(CALIB / "dists_imgs" / f"r{i}.png").convert("RGB").resize((512, 512), Image.BICUBIC) for i in (0, 1)]
+    demo = get_metric("dists")(*(pil(im.resize((256, 256), Image.BILINEAR)) for im in big)).item()
+    ours = get_metric("dists", resize=256)
+    assert ours(*(pil(im) for im in big)).item() == pytest.approx(demo, abs=2e-4)
+    assert get_metric("dists")(*(pil(im) for im in big)).item() != pytest.approx(demo, abs=2e-3)  # resize matters
+    r0, r1 = _load(CALIB / "dists_imgs" / "r0.png"), _load(CALIB / "dists_imgs" / "r1.png")
+    assert round(ours(r0, r1).item(), 4) == 0.3347
+    assert ours._sized(torch.zeros(1, 3, 512, 768)).shape[-2:] == (256, 384)
+    assert ours._sized(torch.zeros(1, 3, 700, 300)).shape[-2:] == (597, 256)
+    with pytest.raises(SemcomError, match="resize"):
+        get_metric("dists", resize="big")
+
+
 def test_prepared_reference_reused_and_subset(lpips_imgs):
     """The runner prepares a batch's reference once and scores any subset of it against it."""
     from semcom.set_points import reference_state, take
