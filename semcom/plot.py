@@ -207,9 +207,20 @@ def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | N
                 ax.minorticks_off()
         axes[0].set_ylabel(LABELS.get(metric, metric))
         if handles:
-            ncol = min(len(handles), 3 if len(axes) == 1 else 5)
-            fig.legend(list(handles.values()), list(handles.keys()), loc="outside upper center", ncol=ncol, frameon=False)
+            fit_legend(fig, list(handles.values()), list(handles.keys()), max_ncol=3 if len(axes) == 1 else 5)
     return fig
+
+
+def fit_legend(fig, handles: list, labels: list[str], max_ncol: int):
+    """A figure legend above the panels with as many columns (at most ``max_ncol``) as fit inside
+    the figure's width, measured with the renderer: long pipeline names (``*_abstraction``) wrap
+    into more rows instead of running off the page."""
+    renderer = fig.canvas.get_renderer()
+    for ncol in range(min(max_ncol, len(handles)), 0, -1):
+        legend = fig.legend(handles, labels, loc="outside upper center", ncol=ncol, frameon=False)
+        if ncol == 1 or legend.get_window_extent(renderer).width <= fig.bbox.width * 0.98:
+            return legend
+        legend.remove()
 
 
 def save_figure(fig, path_stem: str | Path) -> list[Path]:

@@ -107,3 +107,18 @@ def test_plot_cli(tmp_path, capsys):
     assert len(err) == 1 and err[0].startswith("error: metric lpips is not in the results")
     with pytest.raises(SemcomError, match="empty"):
         plot_results(_table([]).iloc[:0], tmp_path)
+
+
+def test_legend_of_long_pipeline_names_stays_inside_the_figure():
+    """Four fast-mode pipelines on one single-column panel: the legend wraps into more rows
+    rather than running off the page (it did: three columns of *_abstraction names are wider
+    than 3.5 in); short names keep three columns."""
+    long = ["bpg_ldpc_best_abstraction", "jpeg_ldpc_best_abstraction", "bpg_capacity", "deepjscc"]
+    fig = plot_metric(_table(long), "psnr")
+    fig.canvas.draw()
+    (legend,) = fig.legends
+    box, page = legend.get_window_extent(), fig.bbox
+    assert box.x0 >= page.x0 and box.x1 <= page.x1 and 1 <= legend._ncols < 3
+    assert fig.get_size_inches()[0] == pytest.approx(SINGLE_COLUMN_IN)
+    short = plot_metric(_table(["bpg_ldpc", "jpeg_ldpc", "deepjscc", "bpg_capacity"]), "psnr")
+    assert short.legends[0]._ncols == 3
