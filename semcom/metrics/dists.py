@@ -105,9 +105,7 @@ class DISTSNet(nn.Module):
         return out
 
     def distance(self, ref: list, rec: list) -> torch.Tensor:
-        """DISTS between two ``stats`` lists (or two ``features`` lists), (N,)."""
-        ref = ref if isinstance(ref[0], tuple) else self.stats(ref)
-        rec = rec if isinstance(rec[0], tuple) else self.stats(rec)
+        """DISTS between two ``stats`` lists (reference, reconstruction), (N,)."""
         total = self.alpha.sum() + self.beta.sum()
         alphas = torch.split((self.alpha / total).flatten(), CHANNELS)
         betas = torch.split((self.beta / total).flatten(), CHANNELS)
