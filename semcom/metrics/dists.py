@@ -161,7 +161,7 @@ class DISTS(Metric):
         with torch.no_grad():
             return net.stats(net.features(self._sized(reference)))
 
-    def score(self, state: list[torch.Tensor], reconstruction: torch.Tensor) -> torch.Tensor:
+    def score(self, state: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]], reconstruction: torch.Tensor) -> torch.Tensor:
         check_unit_range(reconstruction, self.name)
         net = module_on(self._net, reconstruction.device)
         with torch.no_grad():
