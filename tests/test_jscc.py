@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -328,6 +329,25 @@ def test_shipped_checkpoint_beats_grey_on_kodak_crops():
     grey_db = float(psnr(crops, torch.full_like(crops, 0.5)).mean())
     assert model_db > grey_db + 10.0, (model_db, grey_db)
     assert math.isfinite(model_db)
+
+
+def test_evaluate_cli_uses_the_trained_channel(tmp_path):
+    """``python -m semcom.jscc.evaluate NAME`` scores over the checkpoint's own channel by default."""
+    from semcom.channels import build_channel
+    from semcom.data import load_dataset
+    from semcom.jscc.evaluate import evaluate, main
+
+    name = "deepjscc-rayleigh_block-r1_16"
+    out = tmp_path / "table.json"
+    assert main([name, "--limit", "1", "--snr", "4", "--json", str(out)]) == 0
+    table = json.loads(out.read_text())
+    assert table["channel"] == "rayleigh_block" and table["images"] == 1
+    model, _ = load_checkpoint(name)
+    items = load_dataset("kodak", limit=1, convert=True).items
+    faded = evaluate(model, items, [4.0], build_channel("rayleigh_block"))[4.0]
+    awgn = evaluate(model, items, [4.0], build_channel("awgn"))[4.0]
+    assert table["psnr"]["4"] == pytest.approx(faded, abs=1e-3)
+    assert abs(faded - awgn) > 0.05, (faded, awgn)
 
 
 def test_checkpoint_name_filled_per_job(tmp_path, small_folder):

@@ -5,9 +5,11 @@ SNR), so ``python -m semcom.run dataset=kodak pipeline=deepjscc ratio=1/16`` giv
 per-image numbers::
 
     python -m semcom.jscc.evaluate deepjscc-awgn-r1_16              # Kodak, AWGN, SNR 1..13
-    python -m semcom.jscc.evaluate runs/train/x/last.pt --channel rayleigh_block --store
+    python -m semcom.jscc.evaluate deepjscc-rayleigh_block-r1_16 --store
+    python -m semcom.jscc.evaluate deepjscc-awgn-r1_16 --channel rayleigh_block
 
-``--store`` writes the table into the shipped checkpoint (its model card).
+The channel defaults to the one the checkpoint was trained on. ``--store`` writes the table into
+the shipped checkpoint (its model card shows the table of its own channel).
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = argparse.ArgumentParser(prog="python -m semcom.jscc.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="shipped name or .pt file (training run or exported)")
-    parser.add_argument("--channel", default="awgn")
+    parser.add_argument("--channel", default=None, help="channel config name; default: the one the checkpoint was trained on")
     parser.add_argument("--snr", type=float, nargs="+", default=list(SNR_POINTS))
     parser.add_argument("--dataset", default="kodak")
     parser.add_argument("--limit", type=int, default=None)
@@ -83,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, meta = _load_any(args.checkpoint, load_checkpoint)
         ds = load_dataset(args.dataset, limit=args.limit, convert=True)
+        args.channel = args.channel or trained_channel(meta)
         channel = build_channel(args.channel)
         t0 = time.time()
         res = evaluate(model, ds.items, args.snr, channel, args.ratio, args.seed, ds.name)
@@ -116,6 +119,12 @@ def main(argv: list[str] | None = None) -> int:
         set_evaluation(args.checkpoint, evaluation)
         print(f"stored in {args.checkpoint}")
     return 0
+
+
+def trained_channel(meta: dict) -> str:
+    """The channel config name a checkpoint was trained on (its training config), else ``awgn``."""
+    channel = (meta.get("train_config") or {}).get("channel") or {}
+    return channel.get("name", "awgn") if isinstance(channel, dict) else str(channel)
 
 
 def _load_any(name: str, load_checkpoint):
