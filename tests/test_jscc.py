@@ -311,23 +311,28 @@ def test_build_model_errors():
         build_model("deepjscc", {"ratio": 1 / 16, "colour": 3})
 
 
-def test_shipped_checkpoint_beats_grey_on_kodak_crops():
+@pytest.mark.parametrize("name", sorted(shipped()))
+def test_shipped_checkpoint_beats_grey_on_kodak_crops(name):
+    """Every shipped checkpoint, over the channel and at the ratio it was trained for, at 10 dB."""
+    from semcom.channels import build_channel
     from semcom.data import kodak_dir, load_image
     from semcom.experiment import quantize
     from semcom.metrics import get_metric
 
-    name = "deepjscc-awgn-r1_16"
-    assert name in shipped()
-    pipe = build_pipeline({"kind": "learned", "name": "deepjscc", "model": "deepjscc", "checkpoint": name}, ratio=1 / 16)
+    entry = shipped()[name]
+    pipe = build_pipeline({"kind": "learned", "name": entry.model, "model": entry.model, "checkpoint": name}, ratio=entry.ratios[0])
     assert pipe.meta["train_config"]["data"]["train"] and pipe.meta["training"]["steps"] > 0
     folder = kodak_dir(download=False)
     crops = torch.stack([load_image(folder / f"kodim{i:02d}.png")[:, 128:256, 128:256] for i in (1, 5, 15, 23)])
     rngs = [generator(i) for i in range(len(crops))]
-    rec = quantize(pipe.transmit(crops, 10.0, AWGN(), rngs).reconstructions)
+    rec = quantize(pipe.transmit(crops, 10.0, build_channel(entry.channel), rngs).reconstructions)
     psnr = get_metric("psnr")
     model_db = float(psnr(crops, rec).mean())
     grey_db = float(psnr(crops, torch.full_like(crops, 0.5)).mean())
-    assert model_db > grey_db + 10.0, (model_db, grey_db)
+    # a wide margin: 10 dB over AWGN; 8 dB over block fading, where each crop draws one fade and a
+    # deep one costs several dB (measured margins 10.9-12.3 dB over AWGN, 9.7-11.4 dB with fading)
+    margin = 10.0 if entry.channel == "awgn" else 8.0
+    assert model_db > grey_db + margin, (model_db, grey_db)
     assert math.isfinite(model_db)
 
 

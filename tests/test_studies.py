@@ -89,12 +89,23 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
     assert fast.dataset.name == full.dataset.name == "kodak" and fast.ratio == full.ratio == "1/16"
     assert list(fast.snr_db) == list(full.snr_db) and len(fast.snr_db) == 7
     assert fast.hydra.sweeper.params.channel == full.hydra.sweeper.params.channel == "awgn,rayleigh_block"
-    assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,jpeg2000_ldpc_best_abstraction,deepjscc,bpg_capacity"
+    assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,jpeg2000_ldpc_best_abstraction,deepjscc,adjscc,swinjscc,bpg_capacity"
     assert list(fast.metrics) == ["psnr", "ms_ssim", "lpips", "vitscore", "fid"]
     assert str(fast.hydra.sweep.dir).endswith("deepjscc_vs_bpg_ldpc/fast")
     for name in ("bpg_ldpc_best_abstraction", "jpeg2000_ldpc_best_abstraction"):
         p = compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
         assert p.decoder == "abstraction" and p.mcs == "best" and p.mcs_table == "compact"
+    # every learned pipeline of either form has a shipped checkpoint for each channel of the sweep
+    from semcom.experiment import fill_checkpoint_name
+    from semcom.jscc.checkpoints import shipped
+
+    learned = [n for form in (full, fast) for n in form.hydra.sweeper.params.pipeline.split(",")
+               if compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={n}"], config_dirs=EXPERIMENTS).pipeline.kind == "learned"]
+    assert sorted(set(learned)) == ["adjscc", "deepjscc", "swinjscc"]
+    for name in set(learned):
+        p = compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
+        for channel in ("awgn", "rayleigh_block"):
+            assert fill_checkpoint_name(dict(p), channel, 1 / 16)["checkpoint"] in shipped(), (name, channel)
 
 
 @pytest.mark.parametrize("study, full_form, fast_form, digital", [
