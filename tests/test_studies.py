@@ -89,7 +89,7 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
     assert fast.dataset.name == full.dataset.name == "kodak" and fast.ratio == full.ratio == "1/16"
     assert list(fast.snr_db) == list(full.snr_db) and len(fast.snr_db) == 7
     assert fast.hydra.sweeper.params.channel == full.hydra.sweeper.params.channel == "awgn,rayleigh_block"
-    assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,jpeg2000_ldpc_best_abstraction,deepjscc,adjscc,swinjscc,bpg_capacity"
+    assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,jpeg2000_ldpc_best_abstraction,deepjscc,bpg_capacity"
     assert list(fast.metrics) == ["psnr", "ms_ssim", "lpips", "vitscore", "fid"]
     assert str(fast.hydra.sweep.dir).endswith("deepjscc_vs_bpg_ldpc/fast")
     for name in ("bpg_ldpc_best_abstraction", "jpeg2000_ldpc_best_abstraction"):
