@@ -144,11 +144,17 @@ def export(run_checkpoint: str | Path, name: str, evaluation: dict | None = None
         "file": out.name,
         "sha256": sha256_of(out),
         "model": model.name,
-        "channel": cfg.get("channel", {}).get("name", "awgn"),
+        "channel": trained_channel(cfg),
         "ratios": list(model.ratios),
     }
     index_path.write_text(json.dumps(dict(sorted(index.items())), indent=2) + "\n")
     return out
+
+
+def trained_channel(train_config: dict | None) -> str:
+    """The channel config name a model was trained on (``train_config["channel"]["name"]``), else ``awgn``."""
+    channel = (train_config or {}).get("channel") or {}
+    return channel.get("name", "awgn") if isinstance(channel, dict) else str(channel)
 
 
 def set_evaluation(name: str, evaluation: dict, dest_dir: Path = SHIPPED_DIR) -> None:

@@ -66,7 +66,7 @@ def evaluate(model: JSCCModel, items, snrs, channel, ratio: float | None = None,
 
 def main(argv: list[str] | None = None) -> int:
     from semcom.errors import SemcomError
-    from semcom.jscc.checkpoints import load_checkpoint, set_evaluation, shipped
+    from semcom.jscc.checkpoints import load_checkpoint, set_evaluation, shipped, trained_channel
 
     parser = argparse.ArgumentParser(prog="python -m semcom.jscc.evaluate", description=__doc__.splitlines()[0])
     parser.add_argument("checkpoint", help="shipped name or .pt file (training run or exported)")
@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model, meta = _load_any(args.checkpoint, load_checkpoint)
         ds = load_dataset(args.dataset, limit=args.limit, convert=True)
-        args.channel = args.channel or trained_channel(meta)
+        args.channel = args.channel or trained_channel(meta.get("train_config"))
         channel = build_channel(args.channel)
         t0 = time.time()
         res = evaluate(model, ds.items, args.snr, channel, args.ratio, args.seed, ds.name)
@@ -119,12 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         set_evaluation(args.checkpoint, evaluation)
         print(f"stored in {args.checkpoint}")
     return 0
-
-
-def trained_channel(meta: dict) -> str:
-    """The channel config name a checkpoint was trained on (its training config), else ``awgn``."""
-    channel = (meta.get("train_config") or {}).get("channel") or {}
-    return channel.get("name", "awgn") if isinstance(channel, dict) else str(channel)
 
 
 def _load_any(name: str, load_checkpoint):

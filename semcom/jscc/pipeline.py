@@ -24,7 +24,7 @@ import torch
 from semcom.channels.base import Channel
 from semcom.errors import SemcomError
 from semcom.jscc.base import _fraction, as_snr_tensor, side_snr_db
-from semcom.jscc.checkpoints import load_checkpoint, shipped
+from semcom.jscc.checkpoints import load_checkpoint, shipped, trained_channel
 from semcom.jscc.gdn import GDN_SOURCE
 from semcom.pipeline import Transmission, register_pipeline
 from semcom.randomness import Rng
@@ -64,7 +64,7 @@ class LearnedPipeline:
             "model": self.model.name,
             "model_config": self.model.config,
             "checkpoint_file": self.meta.get("path"),
-            "trained_channel": (self.meta.get("train_config") or {}).get("channel", {}).get("name"),
+            "trained_channel": trained_channel(self.meta.get("train_config")),
             "side_info": self.side_info,
             "gdn": GDN_SOURCE,
         }
