@@ -33,6 +33,7 @@ from semcom.codecs.base import ENCODINGS
 from semcom.conventions import check_snr_list, parse_ratio
 from semcom.data import list_images, load_dataset
 from semcom.errors import SemcomError
+from semcom.interrupts import InterruptGuard
 from semcom.metrics import metric_list, select_metrics
 from semcom.pipeline import FALLBACKS, build_pipeline
 from semcom.randomness import generator, image_seed
@@ -209,74 +210,78 @@ def run_job(
             return False
         return all((fid, RECONSTRUCTION, key_text(key)) in stored_features for fid in extractors)
 
-    _prepare(pipeline, dataset, [(snr, it) for snr in v["snr_db"] for it in dataset.items], common, is_done, channel, v["seed"], device)
-    written = []
-    bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
-    for batch in _batches(dataset.items, v["batch_size"]):
-        images = ref_ids = None
-        states = {}  # per-image metric -> reference state of the whole batch
-        cells = []  # (snr, index in batch, key) of every cell still to compute
-        for snr in v["snr_db"]:
-            for j, it in enumerate(batch):
-                key_row = {**common, "image": it.name, "snr_db": float(snr)}
-                key = row_key(key_row)
-                if is_done(key, key_row):
-                    bar.update(1)
-                else:
-                    cells.append((float(snr), j, key))
-        # batch_size cells per pipeline call and metric pass, across SNR points (SNR-major order)
-        for start in range(0, len(cells), v["batch_size"]):
-            group = cells[start : start + v["batch_size"]]
-            if images is None:
-                images = torch.stack([it.image for it in batch]).to(device)
-            index = [c[1] for c in group]
-            todo = [batch[j] for j in index]
-            snrs = [c[0] for c in group]
-            keys = [c[2] for c in group]
-            sub = images if index == list(range(len(batch))) else images[torch.as_tensor(index, device=device)]
-            rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, s), device) for it, s in zip(todo, snrs)]
-            snr_arg = snrs[0] if len(set(snrs)) == 1 else torch.tensor(snrs, dtype=torch.float32, device=device)
-            with torch.no_grad():
-                tx = pipeline.transmit(sub, snr_arg, channel, rngs)
-            rec = tx.reconstructions.to(device)
-            if not torch.isfinite(rec).all():
-                at = ", ".join(str(x) for x in sorted(set(snrs)))
-                raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {at} dB: this is a bug in the pipeline, please report it")
-            rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
-            if ref_ids is None:
-                ref_ids = [score_memo.content_digest(img) for img in images]
-            rec_ids = [score_memo.content_digest(r) for r in rec]
-            scores = _score_per_image(per_image, metric_params, states, images, [ref_ids[j] for j in index], index, rec, rec_ids)
-            texts = [key_text(k) for k in keys]
-            for fid, m in extractors.items():
-                feats = _set_features(fid, m, rec, rec_ids)
-                features.append(fid, RECONSTRUCTION, texts, feats)
-                for text, f in zip(texts, feats):
-                    stored_features[(fid, RECONSTRUCTION, text)] = f.float().numpy()
-            _, _, height, width = sub.shape
-            rows = []
-            for j, item in enumerate(todo):
-                bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
-                row = {
-                    **common,
-                    "image": item.name,
-                    "snr_db": snrs[j],
-                    "bits": bits,
-                    "channel_uses": uses,
-                    "bpp": bits / (height * width),
-                    "ratio_used": uses / (3 * height * width),
-                    "failed": bool(tx.failed[j]),
-                    "height": height,
-                    "width": width,
-                }
-                row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
-                row.update({k: vals[j] for k, vals in tx.extras.items()})
-                row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
-                rows.append(row)
-                recon.save(row, rec[j], sub[j], metrics=list(scores))
-            written.append(store.append(rows))
-            bar.update(len(todo))
-    bar.close()
+    with InterruptGuard() as guard:  # Ctrl-C stops the job even when its KeyboardInterrupt is swallowed
+        _prepare(pipeline, dataset, [(snr, it) for snr in v["snr_db"] for it in dataset.items], common, is_done, channel, v["seed"], device)
+        written = []
+        bar = tqdm(total=len(dataset) * len(v["snr_db"]), desc=f"{pipeline.name} | {channel.label}", unit="img", disable=not progress)
+        for batch in _batches(dataset.items, v["batch_size"]):
+            guard.check()
+            images = ref_ids = None
+            states = {}  # per-image metric -> reference state of the whole batch
+            cells = []  # (snr, index in batch, key) of every cell still to compute
+            for snr in v["snr_db"]:
+                for j, it in enumerate(batch):
+                    key_row = {**common, "image": it.name, "snr_db": float(snr)}
+                    key = row_key(key_row)
+                    if is_done(key, key_row):
+                        bar.update(1)
+                    else:
+                        cells.append((float(snr), j, key))
+            # batch_size cells per pipeline call and metric pass, across SNR points (SNR-major order)
+            for start in range(0, len(cells), v["batch_size"]):
+                guard.check()
+                group = cells[start : start + v["batch_size"]]
+                if images is None:
+                    images = torch.stack([it.image for it in batch]).to(device)
+                index = [c[1] for c in group]
+                todo = [batch[j] for j in index]
+                snrs = [c[0] for c in group]
+                keys = [c[2] for c in group]
+                sub = images if index == list(range(len(batch))) else images[torch.as_tensor(index, device=device)]
+                rngs = [generator(image_seed(v["seed"], dataset.name, it.name, channel.name, s), device) for it, s in zip(todo, snrs)]
+                snr_arg = snrs[0] if len(set(snrs)) == 1 else torch.tensor(snrs, dtype=torch.float32, device=device)
+                with torch.no_grad():
+                    tx = pipeline.transmit(sub, snr_arg, channel, rngs)
+                rec = tx.reconstructions.to(device)
+                if not torch.isfinite(rec).all():
+                    at = ", ".join(str(x) for x in sorted(set(snrs)))
+                    raise SemcomError(f"pipeline {pipeline.name} returned NaN/Inf pixels at SNR {at} dB: this is a bug in the pipeline, please report it")
+                rec = quantize(rec) if quantize_out else rec.clamp(0, 1)
+                if ref_ids is None:
+                    ref_ids = [score_memo.content_digest(img) for img in images]
+                rec_ids = [score_memo.content_digest(r) for r in rec]
+                scores = _score_per_image(per_image, metric_params, states, images, [ref_ids[j] for j in index], index, rec, rec_ids)
+                texts = [key_text(k) for k in keys]
+                for fid, m in extractors.items():
+                    feats = _set_features(fid, m, rec, rec_ids)
+                    features.append(fid, RECONSTRUCTION, texts, feats)
+                    for text, f in zip(texts, feats):
+                        stored_features[(fid, RECONSTRUCTION, text)] = f.float().numpy()
+                _, _, height, width = sub.shape
+                rows = []
+                for j, item in enumerate(todo):
+                    bits, uses = int(tx.bits[j]), int(tx.channel_uses[j])
+                    row = {
+                        **common,
+                        "image": item.name,
+                        "snr_db": snrs[j],
+                        "bits": bits,
+                        "channel_uses": uses,
+                        "bpp": bits / (height * width),
+                        "ratio_used": uses / (3 * height * width),
+                        "failed": bool(tx.failed[j]),
+                        "height": height,
+                        "width": width,
+                    }
+                    row.update(channel.overhead(uses))  # pilot (and OFDM) channel uses beyond the data symbols
+                    row.update({k: vals[j] for k, vals in tx.extras.items()})
+                    row.update({name: _finite_or_nan(vals[j]) for name, vals in scores.items()})
+                    rows.append(row)
+                    recon.save(row, rec[j], sub[j], metrics=list(scores))
+                written.append(store.append(rows))
+                bar.update(len(todo))
+        bar.close()
+        guard.check()  # a swallowed interrupt during the last cell: the job is not reported finished
     # One part per finished job keeps a shared store quick to read for the jobs that follow.
     store.compact(written)
     score_memo.flush()

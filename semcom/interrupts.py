@@ -1,0 +1,55 @@
+"""Ctrl-C that always stops a job.
+
+CPython turns SIGINT into a ``KeyboardInterrupt`` raised in whatever Python code runs next. When
+that code is a finaliser (a ``__del__`` method, a weakref callback, a garbage-collector pass: pandas,
+pyarrow and torch objects have them), the exception is printed as "Exception ignored in ..." and
+dropped, and the program carries on as if nothing had been pressed. A sweep that runs for hours
+would then ignore the user's Ctrl-C, or a scheduler's SIGINT, until the next one.
+
+:class:`InterruptGuard` keeps the usual immediate ``KeyboardInterrupt`` and also remembers that
+the signal came; :meth:`InterruptGuard.check`, called between units of work, raises it again if
+the first one was swallowed. Nothing is written twice: work stops at the next check at the latest.
+
+The guard only acts in the main thread and only replaces Python's default SIGINT handler; a
+handler that the program (or a cluster launcher) installed stays as it is.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+
+class InterruptGuard:
+    """Context manager: SIGINT raises ``KeyboardInterrupt`` now and again at the next :meth:`check`.
+
+    >>> with InterruptGuard() as guard:
+    ...     for item in work:
+    ...         guard.check()
+    ...         do(item)
+    """
+
+    def __init__(self):
+        self.interrupted = False
+        self._previous = None
+        self._installed = False
+
+    def _handler(self, signum, frame):
+        self.interrupted = True
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> InterruptGuard:
+        if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if SIGINT arrived while the guard was active."""
+        if self.interrupted:
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
