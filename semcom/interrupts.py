@@ -1,10 +1,11 @@
 """Ctrl-C that always stops a job.
 
 CPython turns SIGINT into a ``KeyboardInterrupt`` raised in whatever Python code runs next. When
-that code is a finaliser (a ``__del__`` method, a weakref callback, a garbage-collector pass: pandas,
-pyarrow and torch objects have them), the exception is printed as "Exception ignored in ..." and
-dropped, and the program carries on as if nothing had been pressed. A sweep that runs for hours
-would then ignore the user's Ctrl-C, or a scheduler's SIGINT, until the next one.
+that code is called from C that clears errors (pandas' and pyarrow's type conversions while a
+result part is written) the exception vanishes without a trace; in a finaliser (``__del__``, a
+weakref callback) it is printed as "Exception ignored in ..." and dropped. Either way the program
+carries on as if nothing had been pressed: in a stress run (a SIGINT sent to a job every few
+seconds, 10 ms per cell) 1 of 119 was lost this way and the job ran to the end with exit code 0.
 
 :class:`InterruptGuard` keeps the usual immediate ``KeyboardInterrupt`` and also remembers that
 the signal came; :meth:`InterruptGuard.check`, called between units of work, raises it again if
