@@ -25,7 +25,7 @@ text. Every figure is written as vector PDF (fonts embedded as TrueType, Type 42
 each atomically.
 
 Reconstruction grid (:func:`plot_reconstruction_grid`): from PNGs saved with
-``save_reconstructions`` (see :mod:`semcom.reconstructions`): the reference, then one row per
+``save_reconstructions`` (see :mod:`semcom.store.reconstructions`): the reference, then one row per
 pipeline and one column per SNR, each tile labelled with its PSNR (or "lost").
 """
 
@@ -330,7 +330,7 @@ def plot_reconstruction_grid(
     from PIL import Image
 
     from semcom.conventions import parse_ratio
-    from semcom.reconstructions import scan
+    from semcom.store.reconstructions import scan
 
     table = scan(folder)
     if not len(table):

@@ -283,7 +283,7 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
 def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True, points: pd.DataFrame | None = None) -> dict[str, Path]:
     """Write ``results.parquet``, ``summary.csv`` and (optionally) the figures into ``out_dir``.
 
-    ``points``: the per-point table of set metrics (FID, KID, IS; semcom.set_points), written as
+    ``points``: the per-point table of set metrics (FID, KID, IS; semcom.runner.set_points), written as
     ``points.parquet`` and ``points.csv``, with a figure per set metric.
     """
     out_dir = Path(out_dir)

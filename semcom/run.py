@@ -19,7 +19,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig
 
-import semcom.config  # noqa: F401  (its warning filter must be in place before Hydra composes)
+import semcom.runner.config  # noqa: F401  (its warning filter must be in place before Hydra composes)
 from semcom.errors import SemcomError
 
 log = logging.getLogger("semcom.run")
@@ -42,7 +42,7 @@ def store_dir(cfg: DictConfig, hc) -> Path:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> None:
-    from semcom.experiment import run_job
+    from semcom.runner.job import run_job
 
     hc = HydraConfig.get()
     out_dir = hc.runtime.output_dir
@@ -63,7 +63,7 @@ def main() -> None:
     args = sys.argv[1:]
     if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in args):
         try:
-            from semcom.config import preflight
+            from semcom.runner.config import preflight
 
             preflight(args)
         except SemcomError as exc:

@@ -23,7 +23,7 @@ torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
 @pytest.fixture(scope="session")
 def astronaut() -> torch.Tensor:
     """scikit-image's astronaut, (3, 512, 512) float32 in [0, 1]."""
-    from semcom.data import builtin_paths, load_image
+    from semcom.datasets import builtin_paths, load_image
 
     return load_image(builtin_paths()[0])
 

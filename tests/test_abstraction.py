@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 import torch
 
-from semcom.abstraction.tables import TABLE_DIR, TABLE_VERSION, BlerCurve, block_snr_db, find_curve, load_table_file, wilson
+from semcom.fec.abstraction.curves import TABLE_DIR, TABLE_VERSION, BlerCurve, block_snr_db, find_curve, load_table_file, wilson
 from semcom.channels import AWGN, RayleighBlock, build_channel
 from semcom.errors import SemcomError
-from semcom.pipeline import build_pipeline
+from semcom.pipelines.base import build_pipeline
 from semcom.randomness import generator
 
 # k = round(2048 * 0.5) = 1024, n = 2048 for QPSK 1/2 at codeword_bits=2048
@@ -92,9 +92,9 @@ def test_shipped_table_is_versioned_measured_and_plausible():
 
 def test_missing_table_names_the_builder(tmp_path, monkeypatch):
     monkeypatch.setenv("SEMCOM_BLER_TABLES", str(tmp_path))
-    with pytest.raises(SemcomError, match="semcom.abstraction.measure"):
+    with pytest.raises(SemcomError, match="semcom.fec.abstraction.measure"):
         find_curve("ldpc", 20, 1000, 2000, 4)
-    with pytest.raises(SemcomError, match="semcom.abstraction.measure"):
+    with pytest.raises(SemcomError, match="semcom.fec.abstraction.measure"):
         build_pipeline({**CFG, "codeword_bits": 1000}, ratio=RATIO)
 
 
@@ -160,8 +160,8 @@ def test_fast_mode_refusals(step_table, crops):
 def test_measure_point_extremes():
     from sionna.phy.mapping import Demapper, Mapper
 
-    from semcom.abstraction.measure import measure_point
-    from semcom.codecs.ldpc import LDPCBlockCode
+    from semcom.fec.abstraction.measure import measure_point
+    from semcom.fec.ldpc import LDPCBlockCode
 
     code = LDPCBlockCode(0.5, 2, 256, 20)
     lay = code.layout(256)
@@ -172,7 +172,7 @@ def test_measure_point_extremes():
 
 
 def test_table_refinement_sums_counts(tmp_path):
-    from semcom.abstraction.measure import write_table
+    from semcom.fec.abstraction.measure import write_table
 
     path = tmp_path / "t.json"
     write_table(path, [_curve([(1.0, 100, 50), (1.5, 200, 4)])], {"seed": 0})
@@ -186,11 +186,11 @@ def test_table_refinement_sums_counts(tmp_path):
 
 
 def test_fast_vs_exact_table_pairs_rows_by_point():
-    """semcom.validate.fast_vs_exact: <name> and <name>_abstraction rows paired by (channel, ratio,
+    """semcom.tools.fast_vs_exact: <name> and <name>_abstraction rows paired by (channel, ratio,
     SNR, image); means, fast-minus-exact difference, failure rates, chosen MCS; unpaired rows out."""
     import pandas as pd
 
-    from semcom.validate.fast_vs_exact import compare
+    from semcom.tools.fast_vs_exact import compare
 
     rows = []
     for name, psnr in (("bpg_ldpc_best", {(1.0, "a"): 20.0, (1.0, "b"): 30.0, (7.0, "a"): 32.0, (7.0, "b"): 34.0}),

@@ -1,11 +1,11 @@
-"""semcom.bench: the per-stage harness runs, its batched and reference paths agree, its arithmetic holds."""
+"""semcom.tools.bench: the per-stage harness runs, its batched and reference paths agree, its arithmetic holds."""
 
 from __future__ import annotations
 
 import pytest
 import torch
 
-from semcom.bench import bench_chain, bench_learned, bench_metrics, format_table, sweep_estimate
+from semcom.tools.bench import bench_chain, bench_learned, bench_metrics, format_table, sweep_estimate
 
 
 def test_bench_chain_rows_and_ratios(astronaut):
@@ -16,7 +16,7 @@ def test_bench_chain_rows_and_ratios(astronaut):
     # bench_chain asserts internally that batched and per-image encoding/decoding give the same bits
     assert set(by) >= {"source_encode", "channel_encode", "modulation_channel", "llr_ldpc_decode",
                        "llr_ldpc_decode_per_codeword", "source_decode", "ldpc_abstraction"}
-    assert "skipped" in by["ldpc_abstraction"] and "semcom.abstraction.measure" in by["ldpc_abstraction"]["skipped"]
+    assert "skipped" in by["ldpc_abstraction"] and "semcom.fec.abstraction.measure" in by["ldpc_abstraction"]["skipped"]
     dec = by["llr_ldpc_decode"]
     blocks = 2 * (96 * 96 * 3 // 2 * 2 // 1024)  # the blocks that fit; each JPEG takes those it needs
     assert dec["images"] == 2 and 0 < dec["note"].count("block errors")

@@ -9,7 +9,7 @@ import pytest
 import torch
 from scipy import integrate
 
-from semcom.capacity import (
+from semcom.channels.capacity import (
     ergodic_capacity,
     instantaneous_capacity_bits,
     outage_capacity,

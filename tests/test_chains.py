@@ -11,7 +11,7 @@ from semcom.channels import AWGN, RayleighBlock
 from semcom.codecs import JPEG
 from semcom.codecs.base import ENCODINGS
 from semcom.conventions import awgn_capacity, channel_uses
-from semcom.pipeline import Transmission, build_pipeline, from_uint8, to_uint8
+from semcom.pipelines.base import Transmission, build_pipeline, from_uint8, to_uint8
 from semcom.randomness import generator
 
 LDPC_CFG = {"kind": "separate", "name": "jpeg_ldpc", "codec": "jpeg", "code_rate": 0.5, "qam": 4, "codeword_bits": 2048}

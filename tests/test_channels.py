@@ -14,7 +14,7 @@ from scipy import integrate
 from scipy.special import erfc, exp1
 from sionna.phy.mapping import Demapper, Mapper, SymbolDemapper
 
-from semcom.capacity import rician_gain_pdf
+from semcom.channels.capacity import rician_gain_pdf
 from semcom.channels import AWGN, CHANNELS, TDLOFDM, ChannelOutput, RayleighBlock, RayleighFast, Rician, build_channel
 from semcom.errors import SemcomError
 from semcom.randomness import generator
@@ -336,7 +336,7 @@ def test_channel_configs_compose_and_a_sweep_is_one_override():
     from hydra.core.override_parser.overrides_parser import OverridesParser
     from omegaconf import OmegaConf
 
-    from semcom.config import compose
+    from semcom.runner.config import compose
 
     parsed = OverridesParser.create().parse_overrides(
         ["channel=awgn,rayleigh_block,rayleigh_fast,rician,tdl_ofdm", "channel.csi=perfect,ls,noisy", "channel.equalizer=zf,mmse"]
@@ -359,8 +359,8 @@ def test_channel_configs_compose_and_a_sweep_is_one_override():
 
 
 def test_job_rows_name_the_channel_setting_and_report_pilots(tmp_path, small_folder):
-    from semcom.config import compose
-    from semcom.experiment import run_job
+    from semcom.runner.config import compose
+    from semcom.runner.job import run_job
 
     cfg = compose(["pipeline=jpeg_ldpc", "channel=tdl_ofdm", "channel.csi=ls", "channel.equalizer=mmse", "dataset=folder",
                    f"dataset.path={small_folder}", "dataset.limit=1", "snr_db=[15]", "ratio=1/6", "metrics=[psnr]", "plots=false"])

@@ -7,7 +7,7 @@ import pytest
 
 from semcom.codecs import JPEG, DecodeError, fit_to_budget
 from semcom.codecs.base import EncodingCache
-from semcom.pipeline import to_uint8
+from semcom.pipelines.base import to_uint8
 
 
 @pytest.fixture(scope="module")

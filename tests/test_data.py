@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from semcom.data import load_dataset, load_image
+from semcom.datasets import load_dataset, load_image
 from semcom.errors import SemcomError
 
 

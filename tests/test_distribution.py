@@ -12,7 +12,7 @@ import pytest
 import torch
 from scipy.ndimage import gaussian_filter
 
-from semcom.data import load_image
+from semcom.datasets import load_image
 from semcom.errors import SemcomError
 from semcom.metrics import get_metric, select_metrics
 from semcom.metrics.distribution import (

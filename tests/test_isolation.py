@@ -9,7 +9,7 @@ import pytest
 
 from semcom.codecs import DecodeError, HEVCIntra, JPEG2000
 from semcom.codecs.isolation import DecoderWorker
-from semcom.pipeline import to_uint8
+from semcom.pipelines.base import to_uint8
 
 from hostile_codec import HostileCodec
 
@@ -63,7 +63,7 @@ def test_chain_corrupt_policy_shows_the_damaged_decode_and_marks_failure(astrona
     import torch
 
     from semcom.channels import AWGN
-    from semcom.pipeline import build_pipeline
+    from semcom.pipelines.base import build_pipeline
     from semcom.randomness import generator
 
     tiny = torch.stack([astronaut[:, 100:164, 200:264], astronaut[:, 300:364, 300:364]])

@@ -17,7 +17,7 @@ from semcom.jscc import ADJSCC, DeepJSCC, SwinJSCC, build_model
 from semcom.jscc.base import complex_to_real, latent_channels, pad_to_multiple, real_to_complex
 from semcom.jscc.checkpoints import load_checkpoint, make_checkpoint, shipped
 from semcom.jscc.gdn import SemcomGDN
-from semcom.pipeline import build_pipeline
+from semcom.pipelines.base import build_pipeline
 from semcom.randomness import generator
 
 @pytest.fixture(autouse=True)
@@ -292,8 +292,8 @@ def test_init_from_copies_matching_tensors(tmp_path):
 
 
 def test_runner_job_with_learned_pipeline(tmp_path, small_folder):
-    from semcom.config import compose
-    from semcom.experiment import run_job
+    from semcom.runner.config import compose
+    from semcom.runner.job import run_job
 
     base = ["pipeline=deepjscc", "pipeline.checkpoint=deepjscc-awgn-r1_16", "dataset=folder", f"dataset.path={small_folder}", "snr_db=[4]", "metrics=[psnr]", "plots=false"]
     df = run_job(compose([*base, "ratio=1/16", "channel=rayleigh_block"]), tmp_path / "out", progress=False)
@@ -315,8 +315,8 @@ def test_build_model_errors():
 def test_shipped_checkpoint_beats_grey_on_kodak_crops(name):
     """Every shipped checkpoint, over the channel and at the ratio it was trained for, at 10 dB."""
     from semcom.channels import build_channel
-    from semcom.data import kodak_dir, load_image
-    from semcom.experiment import quantize
+    from semcom.datasets import kodak_dir, load_image
+    from semcom.runner.job import quantize
     from semcom.metrics import get_metric
 
     entry = shipped()[name]
@@ -339,7 +339,7 @@ def test_shipped_checkpoint_beats_grey_on_kodak_crops(name):
 def test_evaluate_cli_uses_the_trained_channel(tmp_path):
     """``python -m semcom.jscc.evaluate NAME`` scores over the checkpoint's own channel by default."""
     from semcom.channels import build_channel
-    from semcom.data import load_dataset
+    from semcom.datasets import load_dataset
     from semcom.jscc.evaluate import evaluate, main
 
     name = "deepjscc-rayleigh_block-r1_16"
@@ -356,8 +356,8 @@ def test_evaluate_cli_uses_the_trained_channel(tmp_path):
 
 
 def test_checkpoint_name_filled_per_job(tmp_path, small_folder):
-    from semcom.config import compose
-    from semcom.experiment import fill_checkpoint_name, run_job
+    from semcom.runner.config import compose
+    from semcom.runner.job import fill_checkpoint_name, run_job
 
     cfg = {"kind": "learned", "checkpoint": "deepjscc-{channel}-r{ratio}"}
     assert fill_checkpoint_name(cfg, "rayleigh_block", 1 / 16)["checkpoint"] == "deepjscc-rayleigh_block-r1_16"

@@ -9,7 +9,7 @@ import torch
 from sionna.phy.mapping import Demapper, Mapper
 
 from semcom.channels import AWGN
-from semcom.codecs.ldpc import LDPCBlockCode
+from semcom.fec.ldpc import LDPCBlockCode
 from semcom.randomness import generator
 
 

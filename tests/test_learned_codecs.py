@@ -17,7 +17,7 @@ import torch
 from semcom import weights
 from semcom.codecs import EncodingCache, fit_to_budget
 from semcom.errors import SemcomError
-from semcom.pipeline import to_uint8
+from semcom.pipelines.base import to_uint8
 
 HAVE_COMPRESSAI = importlib.util.find_spec("compressai") is not None
 needs_compressai = pytest.mark.skipif(not HAVE_COMPRESSAI, reason="CompressAI not installed: scripts/install_compressai.sh")

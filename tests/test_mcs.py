@@ -9,14 +9,14 @@ import torch
 from PIL import Image
 from sionna.phy.mapping import Demapper, Mapper
 
-from semcom.chains.mcs import MCS, mcs_table, parse_mcs
+from semcom.fec.mcs import MCS, mcs_table, parse_mcs
 from semcom.channels import AWGN, RayleighBlock
-from semcom.codecs.polar import PolarBlockCode
-from semcom.config import compose, preflight
+from semcom.fec.polar import PolarBlockCode
+from semcom.runner.config import compose, preflight
 from semcom.errors import SemcomError
-from semcom.experiment import run_job
+from semcom.runner.job import run_job
 from semcom.metrics import get_metric
-from semcom.pipeline import build_pipeline, to_uint8
+from semcom.pipelines.base import build_pipeline, to_uint8
 from semcom.randomness import generator
 
 TABLE = [[1 / 3, 4], [0.5, 4], [0.5, 16], [0.75, 16]]

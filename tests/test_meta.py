@@ -12,7 +12,7 @@ import pytest
 import torch
 import yaml
 
-from semcom.data import load_image
+from semcom.datasets import load_image
 from semcom.errors import SemcomError
 from semcom.meta.__main__ import main as meta_main
 from semcom.meta.correlate import correlate

@@ -10,9 +10,9 @@ import pandas as pd
 import pytest
 import torch
 
-from semcom.config import compose, preflight
+from semcom.runner.config import compose, preflight
 from semcom.errors import SemcomError
-from semcom.experiment import run_job
+from semcom.runner.job import run_job
 
 BASE = ["pipeline=jpeg_capacity", "channel=awgn", "dataset=folder", "ratio=1/16", "snr_db=[10]", "plots=false"]
 
@@ -76,7 +76,7 @@ def test_cells_of_several_snr_points_share_one_call_with_the_same_results(tmp_pa
     call (per-image SNRs), and every row equals the one computed a cell at a time (batch_size=1:
     six calls), since noise comes from per-(image, SNR) generators, not from the batch (up to float
     rounding of a convolution run on another batch size: a pixel may round the other way)."""
-    from semcom.pipeline import build_pipeline as real_build
+    from semcom.pipelines.base import build_pipeline as real_build
 
     calls = []
 
@@ -91,7 +91,7 @@ def test_cells_of_several_snr_points_share_one_call_with_the_same_results(tmp_pa
         p.transmit = wrapped
         return p
 
-    monkeypatch.setattr("semcom.experiment.build_pipeline", counting_build)
+    monkeypatch.setattr("semcom.runner.job.build_pipeline", counting_build)
     common = [f"pipeline={pipeline}", "snr_db=[1,7,13]", "metrics=[psnr,lpips]", "ratio=1/6" if pipeline == "jpeg_ldpc" else "ratio=1/16"]
     one = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "one", progress=False)
     assert calls == [(6, (1.0, 1.0, 7.0, 7.0, 13.0, 13.0))]
@@ -133,7 +133,7 @@ def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_fold
     the runner scores 4 (image x {grey, decoded}) with LPIPS and extracts FID features of 3
     (the grey images of the two same-size references are one content); the rows equal those of
     a run that scores all 8 cells one by one with the memo off, and repeated cells repeat."""
-    from semcom import score_memo
+    from semcom.runner import score_memo
     from semcom.metrics.distribution import FID
     from semcom.metrics.lpips import LPIPS
 
@@ -143,7 +143,7 @@ def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_fold
     monkeypatch.setattr(FID, "features", lambda self, imgs: extracted.append(imgs.shape[0]) or fid_feats(self, imgs))
     common = ["pipeline=jpeg_ldpc", "ratio=1/6", "snr_db=[-10,-8,20,25]", "metrics=[psnr,ms_ssim,lpips,fid]"]
     score_memo.clear()
-    monkeypatch.setattr("semcom.set_points._REFERENCE_FEATURES", {})  # the 2 references' features: computed once below
+    monkeypatch.setattr("semcom.runner.set_points._REFERENCE_FEATURES", {})  # the 2 references' features: computed once below
     fast = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "memo", progress=False)
     assert fast["failed"].tolist().count(True) == 4 and sum(scored) == 4 and sum(extracted) == 3 + 2
     scored.clear()
@@ -163,7 +163,7 @@ def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_fold
 
 
 def test_stochastic_metrics_are_never_memoised():
-    from semcom import score_memo
+    from semcom.runner import score_memo
     from semcom.metrics import get_metric
 
     assert score_memo.metric_key(get_metric("psnr")) == ("psnr", "None", "{}")
@@ -181,7 +181,7 @@ def test_scores_are_shared_on_disk_by_the_jobs_of_a_store(tmp_path, small_folder
     process (memory cleared) scores only the cells whose pixels the AWGN job did not score, i.e.
     the images a fade lost (grey), since an image decoded error-free is the same bytes on both
     channels; force=true ignores the memo."""
-    from semcom import score_memo
+    from semcom.runner import score_memo
     from semcom.metrics.lpips import LPIPS
 
     scored = []

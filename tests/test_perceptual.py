@@ -112,7 +112,7 @@ def test_dists_resize_follows_the_reference_demo():
 
 def test_prepared_reference_reused_and_subset(lpips_imgs):
     """The runner prepares a batch's reference once and scores any subset of it against it."""
-    from semcom.set_points import reference_state, take
+    from semcom.runner.set_points import reference_state, take
 
     ref, p0, p1 = lpips_imgs
     m = get_metric("lpips").load()

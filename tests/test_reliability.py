@@ -1,7 +1,7 @@
 """Reliability: bad input, corrupted bitstreams, interrupted and concurrent jobs, determinism.
 
 The large versions are validation scripts (README, "Reliability"):
-``python -m semcom.validate.fuzz_decoders`` and ``python -m semcom.validate.kill_resume``.
+``python -m semcom.tools.fuzz_decoders`` and ``python -m semcom.tools.kill_resume``.
 Interrupted and concurrent jobs here are forked processes running :func:`run_job` (a real
 process receiving a real signal, without paying the command line's import time); the script
 kills the command line itself.
@@ -23,11 +23,11 @@ import torch
 from PIL import Image
 
 from semcom.codecs import build_codec
-from semcom.config import compose
+from semcom.runner.config import compose
 from semcom.errors import SemcomError
-from semcom.experiment import run_job
+from semcom.runner.job import run_job
 from semcom.results import KEY_COLUMNS, PARTS_DIR, ResultStore
-from semcom.validate.fuzz_decoders import MUTATIONS, OUTCOMES, fuzz_codec, mutate, small_learned_codec
+from semcom.tools.fuzz_decoders import MUTATIONS, OUTCOMES, fuzz_codec, mutate, small_learned_codec
 
 HAVE_COMPRESSAI = importlib.util.find_spec("compressai") is not None
 
@@ -84,7 +84,7 @@ def _rgb(h=40, w=50, seed=0) -> np.ndarray:
 
 
 def test_every_non_rgb_mode_refused_or_converted(tmp_path):
-    from semcom.data import load_image
+    from semcom.datasets import load_image
 
     rgb = _rgb()
     grey = rgb[..., 0]
@@ -112,7 +112,7 @@ def test_every_non_rgb_mode_refused_or_converted(tmp_path):
 
 
 def test_unreadable_truncated_and_zero_byte_images(tmp_path):
-    from semcom.data import load_dataset, load_image
+    from semcom.datasets import load_dataset, load_image
 
     Image.fromarray(_rgb()).save(tmp_path / "ok.png")
     Image.fromarray(_rgb()).save(tmp_path / "ok.jpg", quality=90)
@@ -151,7 +151,7 @@ class _NaNPipeline:
         return {"bad": self.bad}
 
     def transmit(self, images, snr_db, channel, rng):
-        from semcom.pipeline import Transmission
+        from semcom.pipelines.base import Transmission
 
         rec = images.clone()
         if images.shape[0] > 1:
@@ -162,7 +162,7 @@ class _NaNPipeline:
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_nan_or_inf_reconstruction_stops_the_job_without_rows(tmp_path, small_folder, bad):
-    from semcom.pipeline import _KINDS, register_pipeline
+    from semcom.pipelines.base import _KINDS, register_pipeline
 
     register_pipeline("nan_test")(_NaNPipeline)
     try:
@@ -257,7 +257,7 @@ def test_fuzz_sample_of_every_decoder(astronaut):
 
     (The script runs thousands; here 24 mutated streams of 2 images x 3 qualities per codec.)
     """
-    from semcom.pipeline import to_uint8
+    from semcom.pipelines.base import to_uint8
 
     img = to_uint8(astronaut[None])[0]
     images = [np.ascontiguousarray(img[100:164, 200:264]), np.ascontiguousarray(img[300:361, 100:183])]
@@ -277,7 +277,7 @@ def test_hevc_payload_of_any_image_size_rebuilds_the_file(astronaut):
     """libheif codes at least 64 px in multiples of 4 and crops with a clap box: the receiver's
     container must carry it (found by the fuzz harness: odd sizes never decoded)."""
     from semcom.codecs.heif import rebuild_heif
-    from semcom.pipeline import to_uint8
+    from semcom.pipelines.base import to_uint8
 
     codec = build_codec("hevc")
     img = to_uint8(astronaut[None])[0]
@@ -380,7 +380,7 @@ class _SigintInFinaliser:
 def test_ctrl_c_swallowed_by_a_finaliser_still_stops_the_job(tmp_path, small_folder, monkeypatch):
     """The job stops at the next cell with KeyboardInterrupt, keeping the rows written so far;
     the SIGINT handler in place before the job is back afterwards."""
-    from semcom.interrupts import InterruptGuard
+    from semcom.runner.interrupts import InterruptGuard
 
     previous = signal.signal(signal.SIGINT, signal.default_int_handler)  # pytest may inherit SIGINT ignored
     try:

@@ -11,10 +11,10 @@ import pytest
 import torch
 from PIL import Image
 
-from semcom.config import compose
-from semcom.data import load_image
+from semcom.runner.config import compose
+from semcom.datasets import load_image
 from semcom.errors import SemcomError
-from semcom.experiment import run_job
+from semcom.runner.job import run_job
 from semcom.metrics import get_metric, select_metrics
 from semcom.metrics.clip import CLIPSimilarity, consistency_score
 from semcom.metrics.detection import Detections, box_iou, match_detections
@@ -126,7 +126,7 @@ def test_consistency_score_clamps_each_pair():
 
 
 def test_consistency_command_on_a_folder(tmp_path, capsys, kodak_crops):
-    from semcom.consistency import main
+    from semcom.tools.consistency import main
 
     model = _tiny_clip(tmp_path / "tiny")
     folder = tmp_path / "imgs"
@@ -191,7 +191,7 @@ def test_detection_agreement_on_kodak_parrots():
 
 def test_runner_takes_images_from_per_image_states():
     from semcom.metrics.detection import DetectionList
-    from semcom.set_points import take
+    from semcom.runner.set_points import take
 
     a, b, c = (Detections([[0, 0, i + 1, i + 1]], [0.9], [i]) for i in range(3))
     picked = take(DetectionList([a, b, c]), [0, 2], 3)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from semcom.data import load_image
+from semcom.datasets import load_image
 from semcom.errors import SemcomError
 from semcom.metrics import get_metric
 from semcom.metrics.sess import SceneGraph, SeSSLite, iterate, node_importance, select_triplets, sess_score

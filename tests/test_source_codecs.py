@@ -14,7 +14,7 @@ from semcom.codecs import BPG, JPEG, JPEG2000, EncodingCache, HEVCIntra, WebP, b
 from semcom.codecs.heif import heif_payload, parse_boxes, rebuild_heif
 from semcom.codecs.jpeg2000 import target_bpp
 from semcom.errors import SemcomError
-from semcom.pipeline import to_uint8
+from semcom.pipelines.base import to_uint8
 
 
 @pytest.fixture(scope="module")

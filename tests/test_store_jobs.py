@@ -10,10 +10,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from semcom.config import compose
+from semcom.runner.config import compose
 from semcom.errors import SemcomError
-from semcom.experiment import run_job
-from semcom.reconstructions import read_meta, scan
+from semcom.runner.job import run_job
+from semcom.store.reconstructions import read_meta, scan
 from semcom.results import ResultStore
 
 

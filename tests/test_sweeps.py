@@ -12,7 +12,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from semcom.config import compose, preflight
+from semcom.runner.config import compose, preflight
 from semcom.errors import SemcomError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -42,7 +42,7 @@ def git_state() -> str | None:
 def test_sweep_configs(sweep, params, snr):
     cfg = compose([f"sweep={sweep}"], return_hydra_config=True)
     assert cfg.hydra.mode.name == "MULTIRUN" and dict(cfg.hydra.sweeper.params) == params and list(cfg.snr_db) == snr
-    assert cfg.hydra.callbacks.merge_results._target_ == "semcom.hydra_callbacks.MergeResults"
+    assert cfg.hydra.callbacks.merge_results._target_ == "semcom.report.callbacks.MergeResults"
     assert compose([f"sweep={sweep}", "snr_db=[2]"]).snr_db == [2]  # the command line wins
 
 

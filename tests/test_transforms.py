@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from semcom.errors import SemcomError
-from semcom.pipeline import build_pipeline
+from semcom.pipelines.base import build_pipeline
 from semcom.transforms import TRANSFORMS, apply_transform
 from semcom.transforms.separation import auc, separation_table
 
@@ -132,9 +132,9 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
 
     from PIL import Image
 
-    from semcom.config import compose
-    from semcom.experiment import run_job
-    from semcom.hydra_callbacks import SeparationResults
+    from semcom.runner.config import compose
+    from semcom.runner.job import run_job
+    from semcom.report.callbacks import SeparationResults
 
     images = tmp_path / "images"
     images.mkdir()
@@ -145,7 +145,7 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
     base = ["+metric_validation=ci", "dataset=folder", f"dataset.path={images}", f"hydra.sweep.dir={sweep}", "device=cpu"]
     study = compose(base, config_dirs=[str(REPO / "experiments")], return_hydra_config=True)
     params = study.hydra.sweeper.params
-    assert study.hydra.callbacks.separation._target_ == "semcom.hydra_callbacks.SeparationResults"
+    assert study.hydra.callbacks.separation._target_ == "semcom.report.callbacks.SeparationResults"
     assert list(study.snr_db) == [0] and list(study.metrics) == ["psnr", "ssim", "lpips"]
     for name, strength in product(params["transform.name"].split(","), params["transform.strength"].split(",")):
         cfg = compose([*base, f"pipeline={params['pipeline']}", f"transform.name={name}", f"transform.strength={strength}"],
@@ -166,7 +166,7 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
     lp = df.pivot_table(index="image", columns="pipeline", values="lpips")
     assert (lp["hflip@1"] > lp["blur@0.5"]).all()
     # hflip recomputed by hand: PSNR of the mirrored image
-    from semcom.data import load_image
+    from semcom.datasets import load_image
     from semcom.metrics import get_metric
 
     x = load_image(images / "kodim23.png")[None]

@@ -7,8 +7,8 @@ A checkpoint is a ``torch.save`` dict::
      "training": {"steps", "wall_s", "device", "torch", "train_images"},
      "evaluation": {...}}             # Kodak PSNR per SNR when measured
 
-**Shipped checkpoints** live in ``semcom/jscc/checkpoints/`` (package data) and are listed in
-``semcom/jscc/checkpoints/index.json`` (name -> file, sha256, model, channel, ratio).
+**Shipped checkpoints** live in ``semcom/jscc/shipped/`` (package data) and are listed in
+``semcom/jscc/shipped/index.json`` (name -> file, sha256, model, channel, ratio).
 :func:`resolve_checkpoint` looks a name up there first; a name that is not shipped goes to
 :func:`semcom.weights.resolve` (``$SEMCOM_WEIGHTS``, the cache, or a registered download, for
 larger models trained elsewhere); an existing file path is used as is.
@@ -34,7 +34,7 @@ from semcom.jscc.base import JSCCModel
 from semcom.jscc.models import build_model
 
 FORMAT = "semcom-jscc-v1"
-SHIPPED_DIR = Path(__file__).resolve().parent / "checkpoints"
+SHIPPED_DIR = Path(__file__).resolve().parent / "shipped"
 INDEX = SHIPPED_DIR / "index.json"
 
 

@@ -22,8 +22,8 @@ import time
 import torch
 
 from semcom.channels import build_channel
-from semcom.data import load_dataset
-from semcom.experiment import quantize
+from semcom.datasets import load_dataset
+from semcom.runner.job import quantize
 from semcom.jscc.base import JSCCModel, as_snr_tensor, side_snr_db
 from semcom.metrics import get_metric
 from semcom.randomness import generator, image_seed

@@ -3,7 +3,7 @@
     python -m semcom.jscc.export runs/train/deepjscc-awgn-r1_16/last.pt deepjscc-awgn-r1_16
     python -m semcom.jscc.export --list
 
-Export writes ``semcom/jscc/checkpoints/<name>.pt`` (float32 weights, model config, the full
+Export writes ``semcom/jscc/shipped/<name>.pt`` (float32 weights, model config, the full
 training config, steps, wall time, device) and its entry in ``checkpoints/index.json``; then
 ``python -m semcom.jscc.evaluate <name> --store`` adds the Kodak table to it.
 """

@@ -42,8 +42,8 @@ from tqdm.auto import tqdm
 from semcom.channels import build_channel
 from semcom.conventions import parse_ratio
 from semcom.errors import SemcomError
-from semcom.experiment import resolve_device
-from semcom.jscc.data import CropSampler, load_folders
+from semcom.runner.job import resolve_device
+from semcom.jscc.training_data import CropSampler, load_folders
 from semcom.jscc.evaluate import evaluate
 from semcom.jscc.models import build_model
 

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from semcom.data import load_image
+from semcom.datasets import load_image
 from semcom.errors import SemcomError
 from semcom.meta.ratings import load_ratings
 from semcom.meta.stats import bootstrap_intervals, correlations, fit_logistic, logistic4

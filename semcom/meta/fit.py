@@ -30,7 +30,7 @@ import pandas as pd
 from scipy.optimize import differential_evolution
 from scipy.stats import spearmanr
 
-from semcom.data import load_image
+from semcom.datasets import load_image
 from semcom.errors import SemcomError
 from semcom.meta.ratings import load_ratings
 from semcom.metrics.sess.metric import DEFAULT_PARAMS, PARAM_BOUNDS, RawGraph, assemble_graph, score_graphs

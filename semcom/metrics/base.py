@@ -28,7 +28,7 @@ class Metric:
     per_image: bool = True
     checkpoint: str | None = None
     #: scores are a function of (reference, reconstruction): the runner may reuse them for a
-    #: reconstruction it has scored before (semcom.score_memo); False for stochastic variants.
+    #: reconstruction it has scored before (semcom.runner.score_memo); False for stochastic variants.
     deterministic: bool = True
     #: registry names (semcom.weights) of the checkpoints :meth:`load` resolves.
     weights: tuple[str, ...] = ()

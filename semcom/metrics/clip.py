@@ -9,7 +9,7 @@ the projected image feature (``get_image_features``), L2-normalised.
   higher is better (metric name ``clip``).
 * SCS of a set of n >= 2 images: the mean over pairs i < j of ``max(100 cos_ij, 0)``, the clamp
   applied per pair (:func:`consistency_score`; torchmetrics' CLIPScore clamps after averaging and
-  uses another model, so its numbers differ). ``python -m semcom.consistency <folder>`` scores a
+  uses another model, so its numbers differ). ``python -m semcom.tools.consistency <folder>`` scores a
   folder.
 """
 

@@ -1,11 +1,10 @@
-"""Image transformation suites for evaluating metrics (importing registers ``kind: transform``).
+"""Image transformation suites for evaluating metrics.
 
-:mod:`semcom.transforms.ops` (the transformations, ``apply_transform``), :mod:`.pipeline` (the
-``transform`` pipeline kind), :mod:`.separation` (how well each metric separates the
-semantic-preserving from the semantic-changing family: AUC table and score-vs-strength figures).
+:mod:`semcom.transforms.ops` (the transformations, ``apply_transform``), :mod:`.separation` (how well each metric separates the
+semantic-preserving from the semantic-changing family: AUC table and score-vs-strength figures). The
+``transform`` pipeline kind that runs them through the runner is :mod:`semcom.pipelines.transform`.
 """
 
 from semcom.transforms.ops import CHANGING, PRESERVING, TRANSFORMS, apply_transform, get_transform
-from semcom.transforms.pipeline import TransformPipeline
 
-__all__ = ["CHANGING", "PRESERVING", "TRANSFORMS", "TransformPipeline", "apply_transform", "get_transform"]
+__all__ = ["CHANGING", "PRESERVING", "TRANSFORMS", "apply_transform", "get_transform"]

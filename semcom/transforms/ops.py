@@ -27,7 +27,7 @@ replace        changing    a centred rectangle of 0.8 sqrt(s) of each side taken
 =============  ==========  ==============================================================
 
 ``donor`` is another image (N, 3, H, W) (the pipeline draws one per image from the other images
-of the job, see :mod:`semcom.transforms.pipeline`); ``rng`` a ``torch.Generator`` per image (or
+of the job, see :mod:`semcom.pipelines.transform`); ``rng`` a ``torch.Generator`` per image (or
 one) for the random choices (corner, permutation). Geometric resampling is bilinear.
 """
 

@@ -1,0 +1,1 @@
+"""Reports from stored rows: merged tables, summaries with intervals, figures, the multirun callback."""

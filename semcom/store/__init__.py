@@ -1,0 +1,1 @@
+"""What a run keeps on disk: result rows (Parquet parts), set-metric features, reconstructions."""

@@ -1,0 +1,430 @@
+"""Per-stage speed of a digital chain and of the metrics, semcom's way vs the reference way.
+
+``python -m semcom.tools.bench [--quick] [--device auto|cpu|cuda] [--images N] [--json out.json]``
+
+One chain (``--codec`` jpeg by default, 5G LDPC at ``--rate``/``--qam``, ``--codeword-bits``,
+``--ratio`` rho) on the first ``--images`` Kodak images of the most common size (``--dataset``;
+``--quick``: 2 images, fewer repeats), at ``--snr`` dB over AWGN. Every stage is timed both ways on the same
+data, so each speed-up is a ratio measured side by side:
+
+==================  =========================================  ==========================================
+stage               semcom                                     reference
+==================  =========================================  ==========================================
+source_encode       ``fit_to_budget`` with the encoding cache  the same search with an empty cache
+                    warm (second image pass of a sweep)        (every quality encoded again)
+channel_encode      CRC24A + LDPC encoder, all blocks of all   the same, one call per image
+                    images in one call
+modulation_channel  QAM mapper + channel, all images in one    one call per image
+                    (N, L) tensor
+llr_ldpc_decode     APP demapper + Sionna BP decoder, every    Sionna's decoder called once per image
+                    codeword of every image in one call        (its blocks) and once per codeword
+                    (``decode_batch``)                         (``--per-codeword-blocks`` blocks timed,
+                                                               rate extrapolated per block)
+llr_ldpc_decode_    ``torch.compile`` of the decoder, all      the same decoder eager (``--compile``)
+compiled            blocks in one call
+ldpc_abstraction    fast mode: block errors sampled from the   exact decoding (the row above)
+                    BLER table (``decoder=abstraction``)
+source_decode       codec decoder per image (no batching)      same
+learned:<ckpt>      JSCC encoder + AWGN + decoder, all images  the same model called per image
+                    in one call (``--learned`` checkpoint)
+metric:<name>       batched call, reference prepared once      torchmetrics / the module per image
+                    (LPIPS/DISTS) or features batched (FID)
+==================  =========================================  ==========================================
+
+Throughput is images/s (and information bits/s for the LDPC stages: CRC included, per
+decoded block). Timings are medians over ``--repeats`` runs after one warm-up; on CUDA each is
+synchronised. The table is printed and, with ``--json``, written with the settings, device, torch
+and thread count. Metrics whose weights do not resolve are listed as skipped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from semcom.errors import SemcomError
+
+
+def _sync(device: torch.device) -> Callable[[], None]:
+    return torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+
+
+def timed(fn: Callable[[], object], repeats: int, sync: Callable[[], None], warmup: bool = True) -> float:
+    """Median wall seconds of ``fn()`` over ``repeats`` runs (after one warm-up run)."""
+    if warmup:
+        fn()
+        sync()
+    times = []
+    for _ in range(max(1, repeats)):
+        t = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t)
+    return statistics.median(times)
+
+
+def _row(stage: str, n_images: int, semcom_s: float, reference_s: float | None, info_bits: int | None = None,
+         note: str = "") -> dict:
+    row = {"stage": stage, "images": n_images, "semcom_s": semcom_s, "semcom_img_per_s": n_images / semcom_s,
+           "reference_s": reference_s, "reference_img_per_s": None if reference_s is None else n_images / reference_s,
+           "speedup": None if reference_s is None else reference_s / semcom_s, "note": note}
+    if info_bits is not None:
+        row["semcom_info_bits_per_s"] = info_bits / semcom_s
+        row["reference_info_bits_per_s"] = None if reference_s is None else info_bits / reference_s
+    return row
+
+
+def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, codeword_bits: int, iterations: int,
+                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int, compile_decoder: bool = False) -> list[dict]:
+    """Stage rows of one chain on ``images`` (N, 3, H, W) float32 in [0, 1] (one size)."""
+    from sionna.phy.mapping import Demapper, Mapper
+
+    from semcom.fec.abstraction.curves import block_snr_db, find_curve
+    from semcom.pipelines.separate import bits_to_bytes, bytes_to_bits
+    from semcom.channels import build_channel
+    from semcom.codecs import build_codec, fit_to_budget
+    from semcom.codecs.base import EncodingCache
+    from semcom.fec.ldpc import LDPCBlockCode
+    from semcom.conventions import channel_uses
+    from semcom.pipelines.base import to_uint8
+
+    sync = _sync(device)
+    n_img, _, height, width = images.shape
+    arrays = to_uint8(images)
+    cod = build_codec(codec)
+    m = int(qam).bit_length() - 1
+    code = LDPCBlockCode(rate, m, codeword_bits, iterations, device=device)
+    n_cu = channel_uses(ratio, height, width)
+    max_layout = code.layout(n_cu * m)
+    if max_layout is None:
+        raise SemcomError(f"bench: ratio {ratio} leaves less than one code block for {height}x{width} images: raise --ratio")
+    rows = []
+
+    # source encode: cold cache (reference) vs warm cache (semcom, a sweep's later passes)
+    def encode_cold():
+        cache = EncodingCache()
+        return [fit_to_budget(cod, a, max_layout.payload_capacity, cache) for a in arrays]
+
+    warm = EncodingCache()
+    encs = [fit_to_budget(cod, a, max_layout.payload_capacity, warm) for a in arrays]
+    if any(e is None for e in encs):
+        raise SemcomError("bench: an image does not fit the budget at the lowest quality: raise --ratio")
+    t_cold = timed(encode_cold, repeats, sync, warmup=False)
+    t_warm = timed(lambda: [fit_to_budget(cod, a, max_layout.payload_capacity, warm) for a in arrays], repeats, sync)
+    rows.append(_row("source_encode", n_img, t_warm, t_cold, note=f"{cod.implementation}; semcom=warm encoding cache, reference=empty cache"))
+
+    layouts = [code.layout(n_cu * m, payload_bits=e.bits) for e in encs]
+    k, n = layouts[0].k, layouts[0].n
+    payloads = [bytes_to_bits(e.data) for e in encs]
+    blocks = [lay.count for lay in layouts]
+    total_blocks = sum(blocks)
+    info_bits = total_blocks * k
+
+    # channel encode: all blocks in one call vs per image
+    def enc_one(i):
+        return code.encode(payloads[i].to(device), layouts[i])
+
+    def enc_all():
+        lay = type(layouts[0])(k, n, total_blocks)
+        flat = torch.cat([torch.nn.functional.pad(payloads[i], (0, layouts[i].payload_capacity - payloads[i].numel())) for i in range(n_img)])
+        return code.encode(flat.to(device), lay)
+
+    coded_all = enc_all()
+    coded_each = [enc_one(i) for i in range(n_img)]
+    assert torch.equal(coded_all, torch.cat(coded_each)), "batched and per-image LDPC encoding differ"
+    rows.append(_row("channel_encode", n_img, timed(enc_all, repeats, sync), timed(lambda: [enc_one(i) for i in range(n_img)], repeats, sync),
+                     info_bits, note=f"CRC24A + LDPC5GEncoder k={k} n={n}, {total_blocks} blocks"))
+
+    # modulation + channel: one (N, L) tensor vs per image (equal block counts pad to the longest)
+    kind = "pam" if m == 1 else "qam"
+    mapper, demapper = Mapper(kind, m, device=str(device)), Demapper("app", kind, m, device=str(device))
+    channel = build_channel({"name": "awgn"}).to(device)
+    longest = max(blocks) * n
+    padded = torch.stack([torch.nn.functional.pad(c.reshape(-1), (0, longest - c.numel())) for c in coded_each])
+
+    def gens():
+        return [torch.Generator(device=device).manual_seed(i) for i in range(n_img)]
+
+    def mod_all():
+        x = mapper(padded)
+        return channel(x, torch.as_tensor(float(snr_db), device=device), gens())
+
+    def mod_each():
+        return [channel(mapper(c.reshape(1, -1)), torch.as_tensor(float(snr_db), device=device), [g]) for c, g in zip(coded_each, gens())]
+
+    rows.append(_row("modulation_channel", n_img, timed(mod_all, repeats, sync), timed(mod_each, repeats, sync),
+                     note=f"{qam}-QAM, AWGN {snr_db:g} dB, {n_cu} channel uses per image"))
+
+    # LLR + LDPC decode: every codeword in one call vs per image vs per codeword
+    outs = mod_each()
+    xs = [o.llr_inputs() for o in outs]
+
+    def llr_each():
+        return [demapper(x, n0).reshape(-1, n) for x, n0 in xs]
+
+    llrs = llr_each()
+    llr_all = torch.cat(llrs)
+
+    def dec_all():
+        return code.decode_batch(torch.cat(llr_each()), k, n)
+
+    def dec_each():
+        return [code.decode_batch(ll, k, n) for ll in llr_each()]
+
+    got_all, ok_all = dec_all()
+    parts = dec_each()
+    assert torch.equal(got_all, torch.cat([p[0] for p in parts])), "batched and per-image LDPC decoding differ"
+    t_all = timed(dec_all, repeats, sync, warmup=False)  # the decoders were built by the calls above
+    t_each = timed(dec_each, repeats, sync, warmup=False)
+    rows.append(_row("llr_ldpc_decode", n_img, t_all, t_each, info_bits,
+                     note=f"APP demapper + LDPC5GDecoder {iterations} it; reference = one call per image; "
+                          f"block errors {int((~ok_all).sum())}/{total_blocks}"))
+    if compile_decoder:
+        rows.append(_compiled_decoder_row(code, llr_all, k, n, n_img, info_bits, repeats, sync))
+    nb = min(per_codeword_blocks, total_blocks)
+    t_cw = timed(lambda: [code.decode_batch(llr_all[j : j + 1], k, n) for j in range(nb)], max(1, repeats // 2), sync, warmup=False)
+    per_block = t_cw / nb
+    rows.append(_row("llr_ldpc_decode_per_codeword", n_img, t_all, per_block * total_blocks, info_bits,
+                     note=f"reference = one decoder call per codeword ({nb} of {total_blocks} blocks timed, extrapolated)"))
+
+    # fast mode: block errors from the BLER table
+    try:
+        curve, table = find_curve("ldpc", iterations, k, n, qam)
+    except SemcomError as exc:
+        rows.append({"stage": "ldpc_abstraction", "skipped": str(exc)})
+    else:
+        def abstraction():
+            res = []
+            for i, g in enumerate(gens()):
+                x = torch.ones(1, blocks[i] * n // m, dtype=torch.complex64, device=device)
+                o = channel(x, torch.as_tensor(float(snr_db), device=device), [g])
+                snr_b = block_snr_db(1.0 / o.llr_inputs()[1][0], n // m, blocks[i], "awgn")
+                p = torch.as_tensor(curve.bler(snr_b.cpu().numpy()))
+                res.append(torch.rand(blocks[i], generator=g, device=device, dtype=torch.float64).cpu() >= p)
+            return res
+
+        t_abs = timed(abstraction, repeats, sync)
+        rows.append(_row("ldpc_abstraction", n_img, t_abs, t_all + timed(mod_all, repeats, sync), info_bits,
+                         note=f"decoder=abstraction ({table}), channel draw + BLER lookup + sampling; reference = exact "
+                              "modulation + channel + LLR + decode, batched"))
+
+    # source decode
+    data = [bits_to_bytes(b) for b in (payloads[i] for i in range(n_img))]
+    t_dec = timed(lambda: [cod.decode(d, (height, width)) for d in data], repeats, sync)
+    rows.append(_row("source_decode", n_img, t_dec, None, note=f"{cod.implementation} decoder, one image at a time"))
+    return rows
+
+
+def _compiled_decoder_row(code, llrs: torch.Tensor, k: int, n: int, n_img: int, info_bits: int, repeats: int, sync) -> dict:
+    """``torch.compile`` of Sionna's LDPC5GDecoder against the same decoder eager, on the same LLRs
+    (all blocks in one call); the decoded bits must be equal. The compile time is in the note."""
+    dec = code._code(k, n)[1]
+    compiled = torch.compile(dec, dynamic=True)
+    t0 = time.perf_counter()
+    first = compiled(llrs)
+    sync()
+    t_compile = time.perf_counter() - t0
+    assert torch.equal(first, dec(llrs)), "compiled and eager LDPC decoding differ"
+    t_c = timed(lambda: compiled(llrs), repeats, sync, warmup=False)
+    t_e = timed(lambda: dec(llrs), repeats, sync, warmup=False)
+    return _row("llr_ldpc_decode_compiled", n_img, t_c, t_e, info_bits,
+                note=f"torch.compile(LDPC5GDecoder) vs the same decoder eager, {llrs.shape[0]} blocks in one call; "
+                     f"compile + first call {t_compile:.0f} s")
+
+
+def bench_learned(images: torch.Tensor, checkpoint: str, snr_db: float, device: torch.device, repeats: int) -> list[dict]:
+    """Learned JSCC row: encoder + AWGN + decoder on all images in one call vs per image, at the
+    checkpoint's own bandwidth ratio; ``max_abs_diff`` compares the reconstructions (same noise:
+    one generator per image)."""
+    from semcom.channels.awgn import AWGN
+    from semcom.jscc.checkpoints import load_checkpoint
+    from semcom.randomness import generator
+
+    try:
+        model, _ = load_checkpoint(checkpoint, device)
+    except SemcomError as exc:
+        return [{"stage": f"learned:{checkpoint}", "skipped": str(exc)}]
+    model.eval()
+    sync = _sync(device)
+    x, channel, n_img = images.to(device), AWGN().to(device), images.shape[0]
+    ratio = model.ratios[-1]
+
+    def run(batch: torch.Tensor, first: int) -> torch.Tensor:
+        rngs = [generator(first + i, device) for i in range(batch.shape[0])]
+        with torch.no_grad():
+            return model(batch, channel, snr_db, rngs, ratio)[0]
+
+    t_all = timed(lambda: run(x, 0), repeats, sync)
+    t_each = timed(lambda: [run(x[i : i + 1], i) for i in range(n_img)], repeats, sync)
+    diff = float((run(x, 0) - torch.cat([run(x[i : i + 1], i) for i in range(n_img)])).abs().max())
+    return [{**_row(f"learned:{checkpoint}", n_img, t_all, t_each,
+                    note=f"{type(model).__name__} encoder + AWGN {snr_db:g} dB + decoder, rho={ratio:.4g}; reference = one call per image"),
+             "max_abs_diff": diff}]
+
+
+def _reference_pixel(name: str):
+    import torchmetrics.functional.image as tmi
+
+    if name == "psnr":
+        return lambda a, b: tmi.peak_signal_noise_ratio(b, a, data_range=1.0)
+    if name == "ssim":
+        return lambda a, b: tmi.structural_similarity_index_measure(b, a, data_range=1.0)
+    if name == "ms_ssim":
+        return lambda a, b: tmi.multiscale_structural_similarity_index_measure(b, a, data_range=1.0)
+    return None
+
+
+def bench_metrics(images: torch.Tensor, names: list[str], device: torch.device, repeats: int) -> list[dict]:
+    """Metric rows: semcom's batched call vs the reference per image (see the module docstring)."""
+    from semcom.metrics import get_metric
+
+    sync = _sync(device)
+    g = torch.Generator().manual_seed(0)
+    ref = images.to(device)
+    rec = (images + 0.05 * torch.randn(images.shape, generator=g)).clamp(0, 1).to(device)
+    n_img = ref.shape[0]
+    rows = []
+    for name in names:
+        m = get_metric(name)
+        try:
+            m.load()
+        except SemcomError as exc:
+            rows.append({"stage": f"metric:{name}", "skipped": str(exc)})
+            continue
+        with torch.no_grad():
+            if m.per_image:
+                state = m.prepare(ref)
+                t_sem = timed(lambda: m.score(state, rec), repeats, sync)
+                pix = _reference_pixel(name)
+                ours = m.score(state, rec).double().cpu()
+                if pix is not None:
+                    t_ref = timed(lambda: [pix(ref[i : i + 1], rec[i : i + 1]) for i in range(n_img)], repeats, sync)
+                    theirs = torch.stack([pix(ref[i : i + 1], rec[i : i + 1]).reshape(()) for i in range(n_img)]).double().cpu()
+                    note = "semcom batched vs torchmetrics.functional per image"
+                else:
+                    t_ref = timed(lambda: [m(ref[i : i + 1], rec[i : i + 1]) for i in range(n_img)], repeats, sync)
+                    theirs = torch.cat([m(ref[i : i + 1], rec[i : i + 1]) for i in range(n_img)]).double().cpu()
+                    note = "semcom: reference features prepared once, reconstructions batched; reference: the module called per image (both sides)"
+                diff = float((ours - theirs).abs().max())
+            else:
+                t_sem = timed(lambda: m.features(rec), repeats, sync)
+                t_ref = timed(lambda: [m.features(rec[i : i + 1]) for i in range(n_img)], repeats, sync)
+                diff = float((m.features(rec).double() - torch.cat([m.features(rec[i : i + 1]) for i in range(n_img)]).double()).abs().max())
+                note = "feature extraction batched vs per image"
+        rows.append({**_row(f"metric:{name}", n_img, t_sem, t_ref, note=note), "max_abs_diff": diff})
+    return rows
+
+
+def sweep_estimate(rows: list[dict], n_images: int, snr_points: int, channels: int, chains: int, ldpc_stage: str) -> dict:
+    """Seconds for ``chains`` digital chains x ``channels`` x ``snr_points`` x ``n_images`` from the per-image
+    stage costs of this bench (its codec, image size and metrics): source encode with an empty cache once
+    per image and chain, everything else per cell. A rough guide; a real sweep's time is what counts."""
+    by = {r["stage"]: r for r in rows if "skipped" not in r}
+    per_img = lambda st, key="semcom_s": by[st][key] / by[st]["images"] if st in by else 0.0  # noqa: E731
+    cells = n_images * snr_points * channels * chains
+    per_cell = per_img("source_decode")
+    if ldpc_stage == "ldpc_abstraction":  # fast mode neither encodes nor decodes the LDPC blocks
+        per_cell += per_img("ldpc_abstraction")
+    else:
+        per_cell += per_img("channel_encode") + per_img("modulation_channel") + per_img("llr_ldpc_decode")
+    per_cell += sum(per_img(st) for st in by if st.startswith("metric:"))
+    once = n_images * chains * per_img("source_encode", "reference_s")
+    return {"cells": cells, "per_cell_s": per_cell, "encode_once_s": once, "total_s": once + cells * per_cell, "ldpc": ldpc_stage}
+
+
+def format_table(rows: list[dict]) -> str:
+    head = f"{'stage':<30} {'semcom img/s':>13} {'ref img/s':>11} {'speedup':>8} {'semcom info Mbit/s':>19} {'ref info Mbit/s':>16}  note"
+    lines = [head, "-" * len(head)]
+    f = lambda v, fmt: format("-", fmt[0] + fmt[1:].split(".")[0]) if v is None else format(v, fmt)  # noqa: E731
+    for r in rows:
+        if "skipped" in r:
+            lines.append(f"{r['stage']:<30} skipped: {r['skipped']}")
+            continue
+        sb, rb = r.get("semcom_info_bits_per_s"), r.get("reference_info_bits_per_s")
+        lines.append(f"{r['stage']:<30} {r['semcom_img_per_s']:>13.4g} {f(r['reference_img_per_s'], '>11.4g')} "
+                     f"{f(r['speedup'], '>8.2f')} {f(None if sb is None else sb / 1e6, '>19.4g')} "
+                     f"{f(None if rb is None else rb / 1e6, '>16.4g')}  {r['note']}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from semcom.conventions import parse_ratio
+    from semcom.datasets import load_dataset
+    from semcom.devices import select_device
+
+    p = argparse.ArgumentParser(prog="python -m semcom.tools.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="2 images cropped to 256x384, 1 repeat, psnr/ssim/ms_ssim/lpips")
+    p.add_argument("--dataset", default="kodak")
+    p.add_argument("--images", type=int, default=4)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--codec", default="jpeg")
+    p.add_argument("--rate", type=float, default=0.5)
+    p.add_argument("--qam", type=int, default=4)
+    p.add_argument("--codeword-bits", type=int, default=4096)
+    p.add_argument("--iterations", type=int, default=20)
+    p.add_argument("--ratio", default="1/6")
+    p.add_argument("--crop", default=None, help="HxW centre crop of every image (--quick: 256x384)")
+    p.add_argument("--snr", type=float, default=2.0)
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--per-codeword-blocks", type=int, default=8)
+    p.add_argument("--compile", action="store_true", help="also time torch.compile of the LDPC decoder (minutes of compilation on a CPU)")
+    p.add_argument("--metrics", nargs="*", default=["psnr", "ssim", "ms_ssim", "lpips", "vitscore", "fid"])
+    p.add_argument("--learned", default="deepjscc-awgn-r1_16", help="JSCC checkpoint of the learned row ('' to skip)")
+    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--json", default=None, help="write the results here")
+    p.add_argument("--sweep", default="24x7x2x2", help="images x SNR points x channels x chains for the sweep estimate")
+    a = p.parse_args(argv)
+    if a.threads:
+        torch.set_num_threads(a.threads)
+    if a.quick:
+        a.images, a.repeats, a.per_codeword_blocks, a.crop = 2, 1, 2, a.crop or "256x384"
+        a.metrics = [m for m in a.metrics if m in ("psnr", "ssim", "ms_ssim", "lpips")]
+    device = select_device(a.device)
+    ds = load_dataset(a.dataset)
+    shapes = [tuple(it.image.shape) for it in ds.items]
+    shape = max(set(shapes), key=shapes.count)
+    imgs = torch.stack([it.image for it in ds.items if tuple(it.image.shape) == shape][: a.images])
+    if a.crop:
+        ch, cw = (int(v) for v in a.crop.lower().split("x"))
+        top, left = (imgs.shape[2] - ch) // 2, (imgs.shape[3] - cw) // 2
+        if top < 0 or left < 0:
+            raise SemcomError(f"--crop {a.crop} is larger than the images ({imgs.shape[2]}x{imgs.shape[3]}): give a smaller HxW")
+        imgs = imgs[:, :, top : top + ch, left : left + cw].contiguous()
+    print(f"semcom.tools.bench: {len(imgs)} {a.dataset} images {imgs.shape[2]}x{imgs.shape[3]}, device={device}, threads={torch.get_num_threads()}, "
+          f"{a.codec} + LDPC r={a.rate:g} {a.qam}-QAM n={a.codeword_bits}, rho={a.ratio}, AWGN {a.snr:g} dB", flush=True)
+    t0 = time.perf_counter()
+    rows = bench_chain(imgs, codec=a.codec, rate=a.rate, qam=a.qam, codeword_bits=a.codeword_bits, iterations=a.iterations,
+                       ratio=parse_ratio(a.ratio), snr_db=a.snr, device=device, repeats=a.repeats,
+                       per_codeword_blocks=a.per_codeword_blocks, compile_decoder=a.compile)
+    if a.learned:
+        rows += bench_learned(imgs, a.learned, a.snr, device, a.repeats)
+    rows += bench_metrics(imgs, a.metrics, device, a.repeats)
+    print(format_table(rows))
+    n_i, n_s, n_c, n_p = (int(v) for v in a.sweep.split("x"))
+    have = {r["stage"] for r in rows if "skipped" not in r}
+    est = {mode: sweep_estimate(rows, n_i, n_s, n_c, n_p, mode) for mode in ("llr_ldpc_decode", "ldpc_abstraction") if mode in have}
+    for mode, e in est.items():
+        print(f"sweep estimate ({a.sweep} at {imgs.shape[2]}x{imgs.shape[3]}, these metrics, LDPC {'exact' if mode == 'llr_ldpc_decode' else 'abstraction'}): "
+              f"{e['total_s'] / 60:.1f} min ({e['cells']} cells x {e['per_cell_s']:.3f} s + encoding {e['encode_once_s']:.0f} s)")
+    print(f"bench wall time {time.perf_counter() - t0:.0f} s")
+    if a.json:
+        out = {"settings": {k: v for k, v in vars(a).items() if k != "json"}, "device": str(device),
+               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
+               "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows, "sweep_estimate": est,
+               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
+        print(f"wrote {a.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

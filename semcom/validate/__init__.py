@@ -1,4 +1,0 @@
-"""Validation scripts: measured figures quoted in the README (too slow for the test suite).
-
-Run each as ``python -m semcom.validate.<name> --help``.
-"""
