@@ -8,6 +8,8 @@
 * **Eb/N0** of a digital chain: Eb/N0 = Es/N0 / (bits per symbol * code rate)
   (:func:`ebn0_db`).
 * **Bandwidth ratio** rho = complex channel uses / (3 * H * W) (:func:`channel_uses`).
+* **What is scored**: reconstructions clamped to [0, 1] and rounded to 8 bits, what a receiver
+  displays (:func:`quantize`).
 * **Capacity** of an ideal error-free code: log2(1 + SNR) bits per complex channel use
   (:func:`awgn_capacity`), so an image gets ``rho * 3HW * log2(1 + SNR)`` bits
   (:func:`capacity_bits`).
@@ -130,3 +132,8 @@ def measured_snr_db(x: torch.Tensor, y: torch.Tensor) -> float:
     signal = x.abs().square().mean()
     noise = (y - x).abs().square().mean()
     return float(10.0 * torch.log10(signal / noise))
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """Clamp to [0, 1] and round to 8 bits (what a receiver displays), float in [0, 1]."""
+    return (images.clamp(0, 1) * 255.0).round() / 255.0

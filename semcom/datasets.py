@@ -1,6 +1,8 @@
 """Image sources: the built-in sample set, Kodak, and any folder of images.
 
-Every image is returned as float32 RGB (3, H, W) in [0, 1], read with Pillow. Bad files stop the
+Every image is returned as float32 RGB (3, H, W) in [0, 1], read with Pillow, with its name (its
+path relative to the dataset root, extension included: ``a.png``, ``sub/a.PNG``) and the digest of
+its pixels, so two files never share a name and a replaced file never passes for the old one. Bad files stop the
 run with a one-line :class:`SemcomError` naming the file and the fix: unreadable, truncated or
 empty files, and images that are not 8-bit RGB (greyscale, palette, RGBA, CMYK, 16-bit) unless
 ``convert=True``, which converts them to RGB (alpha dropped, greyscale replicated).
@@ -12,13 +14,18 @@ Sources (``dataset.name``):
 * ``kodak``: the 24 Kodak PNGs, from ``$SEMCOM_DATA/kodak``, else the user cache
   (``~/.cache/semcom/data/kodak``), else downloaded from r0k.us into the cache with a sha256
   check of every file.
-* ``folder``: every image file in ``dataset.path`` (sorted by name; not recursive).
+* ``folder``: every image file in ``dataset.path`` (sorted by relative path; subfolders too with
+  ``dataset.recursive=true``).
+
+Your own source is any callable returning a :class:`Dataset` (``dataset._target_=mypkg.load``, or
+the entry-point group ``semcom.datasets``; :mod:`semcom.registry`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
-import urllib.request
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +34,8 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from semcom.errors import SemcomError
-from semcom.weights import sha256_of
+from semcom.store.keys import tensor_digest
+from semcom.downloads import fetch, sha256_of
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".gif")
 
@@ -65,25 +73,61 @@ KODAK_SHA256 = (
 
 @dataclass
 class ImageItem:
-    """One image: ``name`` (file stem), ``image`` (3, H, W) float32 in [0, 1], ``path``."""
+    """One image.
+
+    Attributes:
+        name: path relative to the dataset root, ``/``-separated, extension included (``a.png``).
+        image: (3, H, W) float32 RGB in [0, 1].
+        path: the file it was read from ("" for images made in memory).
+        digest: content digest of ``image`` (dtype, shape and pixels), 32 hex characters.
+    """
 
     name: str
     image: torch.Tensor
-    path: str
+    path: str = ""
+    digest: str = ""
+
+    def __post_init__(self):
+        if not self.digest:
+            self.digest = tensor_digest(self.image)
 
 
 @dataclass
 class Dataset:
-    """A named list of images."""
+    """A named list of images.
+
+    Attributes:
+        name: the label in result rows and figures (``builtin``, ``kodak``, ``folder:imgs``).
+        items: the images, in order; names unique.
+        identity: what the images were read from: ``builtin``, ``kodak``, ``folder:<resolved path>``,
+            or a plugin's import path and arguments. Part of every row's key.
+    """
 
     name: str
     items: list[ImageItem]
+    identity: str = ""
+
+    def __post_init__(self):
+        if not self.identity:
+            self.identity = self.name
+        names = [it.name for it in self.items]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise SemcomError(f"dataset {self.name}: image names {twice[:5]} occur twice: every image needs its own name")
 
     def __len__(self) -> int:
         return len(self.items)
 
     def __iter__(self):
         return iter(self.items)
+
+    @property
+    def digest(self) -> str:
+        """Digest of the whole content: every image's name and pixel digest, in order."""
+        h = hashlib.blake2b(digest_size=16)
+        for it in self.items:
+            h.update(f"{it.name}\x1f{it.digest}\x1e".encode())
+        return h.hexdigest()
 
 
 def data_root() -> Path | None:
@@ -156,16 +200,28 @@ def _to_rgb(im: Image.Image) -> Image.Image:
     return im.convert("RGB")
 
 
-def list_images(folder: str | os.PathLike) -> list[Path]:
-    """Image files directly in ``folder``, sorted by name."""
+def list_images(folder: str | os.PathLike, recursive: bool = False) -> list[Path]:
+    """Image files in ``folder`` (and its subfolders when ``recursive``), sorted by relative path.
+
+    Hidden files and folders (a leading dot) are left out; links to files are followed, links to
+    folders are not descended into.
+    """
     folder = Path(folder).expanduser()
     if not folder.exists():
         raise SemcomError(f"dataset folder {folder} does not exist: set dataset.path to a folder of images")
     if not folder.is_dir():
         raise SemcomError(f"dataset path {folder} is not a folder: set dataset.path to a folder of images")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if recursive:
+        files = []
+        for root, dirs, names in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            files += [Path(root) / n for n in names if not n.startswith(".")]
+    else:
+        files = [p for p in folder.iterdir() if not p.name.startswith(".")]
+    files = sorted((p for p in files if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=lambda p: p.relative_to(folder).as_posix())
     if not files:
-        raise SemcomError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {folder}: put images there or point dataset.path elsewhere")
+        where = f"{folder} or its subfolders" if recursive else f"{folder} (subfolders: dataset.recursive=true)"
+        raise SemcomError(f"no images ({', '.join(IMAGE_SUFFIXES)}) in {where}: put images there or point dataset.path elsewhere")
     return files
 
 
@@ -194,45 +250,60 @@ def kodak_dir(download: bool = True) -> Path:
     if not download:
         raise SemcomError("Kodak not found: set SEMCOM_DATA to a folder holding kodak/kodim01.png .. kodim24.png")
     target = cache_dir() / "kodak"
-    target.mkdir(parents=True, exist_ok=True)
     for i, digest in enumerate(KODAK_SHA256, start=1):
         dest = target / f"kodim{i:02d}.png"
-        if dest.is_file() and sha256_of(dest) == digest:
-            continue
-        url = KODAK_URL.format(i)
-        tmp = dest.with_suffix(".part")
-        try:
-            urllib.request.urlretrieve(url, tmp)
-        except OSError as exc:
-            raise SemcomError(
-                f"Kodak is not available offline and downloading {url} failed ({exc}): "
-                f"put kodim01.png .. kodim24.png in $SEMCOM_DATA/kodak or {target}"
-            ) from None
-        if sha256_of(tmp) != digest:
-            tmp.unlink(missing_ok=True)
-            raise SemcomError(f"downloaded {url} has the wrong sha256: retry, or place the file in {target} yourself")
-        tmp.replace(dest)
+        if not (dest.is_file() and sha256_of(dest) == digest):
+            fetch(KODAK_URL.format(i), dest, digest, f"Kodak image {dest.name}",
+                  f"$SEMCOM_DATA/kodak/ or {target}/ (all 24 files, kodim01.png .. kodim24.png)")
     return target
 
 
-def load_dataset(name: str = "builtin", path: str | None = None, limit: int | None = None, convert: bool = False) -> Dataset:
-    """Load a dataset by name (``builtin``, ``kodak``, ``folder``); ``limit`` keeps the first N images."""
-    if name == "builtin":
-        paths = builtin_paths()
-        label = "builtin"
-    elif name == "kodak":
-        paths = list_images(path) if path else list_images(kodak_dir())
-        label = "kodak"
-    elif name == "folder":
-        if not path:
-            raise SemcomError("dataset=folder needs a folder: add dataset.path=/path/to/images")
-        paths = list_images(path)
-        label = f"folder:{Path(path).expanduser().resolve().name}"
-    else:
-        raise SemcomError(f"unknown dataset {name!r}: choose builtin, kodak, or folder with dataset.path=DIR")
+def _read(paths: list[Path], root: Path, limit: int | None, convert: bool) -> list[ImageItem]:
     if limit is not None:
-        if int(limit) < 1:
-            raise SemcomError(f"dataset.limit={limit} must be a positive number of images")
-        paths = paths[: int(limit)]
-    items = [ImageItem(p.stem, load_image(p, convert=convert), str(p)) for p in paths]
-    return Dataset(label, items)
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise SemcomError(f"dataset.limit={limit!r} must be a positive number of images: give dataset.limit=N, or null for all")
+        paths = paths[:limit]
+    return [ImageItem(p.relative_to(root).as_posix(), load_image(p, convert=convert), str(p)) for p in paths]
+
+
+def builtin(path: str | None = None, limit: int | None = None, convert: bool = False) -> Dataset:
+    """The five built-in photographs (``dataset=builtin``); ``limit`` keeps the first N."""
+    if path:
+        raise SemcomError(f"dataset=builtin takes no path (got dataset.path={path}): use dataset=folder dataset.path={path}")
+    paths = builtin_paths()
+    return Dataset("builtin", _read(paths, paths[0].parent, limit, convert), "builtin")
+
+
+def kodak(path: str | None = None, limit: int | None = None, convert: bool = False) -> Dataset:
+    """The 24 Kodak images (``dataset=kodak``): ``path``, ``$SEMCOM_DATA/kodak``, the cache, or a download."""
+    root = Path(path).expanduser() if path else kodak_dir()
+    return Dataset("kodak", _read(list_images(root), root, limit, convert), "kodak")
+
+
+def folder(path: str | None = None, limit: int | None = None, convert: bool = False, recursive: bool = False) -> Dataset:
+    """Every image file of a folder (``dataset=folder dataset.path=DIR``), keyed by its resolved path."""
+    if not path:
+        raise SemcomError("dataset=folder needs a folder: add dataset.path=/path/to/images")
+    root = Path(path).expanduser().resolve()
+    items = _read(list_images(root, recursive=bool(recursive)), root, limit, convert)
+    return Dataset(f"folder:{root.name}", items, f"folder:{root}")
+
+
+def load_dataset(spec: str | Mapping = "builtin", path: str | None = None, limit: int | None = None, convert: bool | None = None,
+                 **params) -> Dataset:
+    """The dataset of a config node (``{name: builtin|kodak|folder, path, limit, convert, ...}`` or
+    ``{_target_: mypkg.load, ...}``) or a name; the other arguments are added to the node's."""
+    from semcom.registry import DATASETS
+
+    node = {"name": spec} if isinstance(spec, str) else dict(spec)
+    node.update({k: v for k, v in {"path": path, "limit": limit, "convert": convert}.items() if v is not None}, **params)
+    node = {k: v for k, v in node.items() if v is not None or k in ("name", "_target_")}
+    dataset = DATASETS.build(node)
+    if not dataset.items:
+        raise SemcomError(f"dataset {dataset.name} holds no images")
+    if node.get("_target_") or not DATASETS.is_builtin(str(node.get("name"))):
+        from semcom.store.keys import digest
+
+        target, _, kwargs = DATASETS.resolve(node)
+        dataset.identity = f"{target}:{digest(kwargs)}"
+    return dataset

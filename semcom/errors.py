@@ -15,3 +15,8 @@ class SemcomError(Exception):
 
     def __init__(self, message: str):
         super().__init__(" ".join(str(message).split()))
+
+
+class DecodeError(Exception):
+    """A bitstream could not be decoded into an image of the expected size (a lost image, not a
+    user error: the receiver shows its fallback)."""

@@ -48,7 +48,9 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from semcom.errors import SemcomError  # noqa: E402
-from semcom.results import atomic_write, load_results, metric_columns, t_half_width  # noqa: E402
+from semcom.report.outputs import load_results  # noqa: E402
+from semcom.report.summary import metric_columns, t_half_width  # noqa: E402
+from semcom.store.parts import atomic_write  # noqa: E402
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
 
@@ -304,6 +306,10 @@ def _pick(values, wanted, what: str, flag: str):
     for v in values:
         if (isinstance(v, float) and abs(v - float(wanted)) < 1e-9) or v == wanted:
             return v
+    if what == "image":  # a file name without its extension: kodim23 for kodim23.png
+        stems = [v for v in values if str(v).rsplit(".", 1)[0] == str(wanted)]
+        if len(stems) == 1:
+            return stems[0]
     shown = ", ".join(ratio_label(v) if what == "ratio" else str(v) for v in values)
     raise SemcomError(f"no reconstructions at {what} {wanted}: choose one of {shown} with {flag}")
 
@@ -423,7 +429,8 @@ def _main_grid(argv: list[str]) -> int:
         raise SemcomError(f"{folder} is not a folder: give the run or multirun folder that holds reconstructions/")
     fig, choice = plot_reconstruction_grid(folder, args.image, args.snr, args.channel, args.ratio, args.pipelines, args.seed, args.metric)
     out = Path(args.out) if args.out else folder / "figures"
-    for path in save_figure(fig, out / f"reconstructions_{choice['image']}_{choice['channel']}_rho{choice['ratio']:.6g}"):
+    stem = str(choice["image"]).rsplit(".", 1)[0].replace("/", "-")
+    for path in save_figure(fig, out / f"reconstructions_{stem}_{choice['channel']}_rho{choice['ratio']:.6g}"):
         print(path)
     return 0
 

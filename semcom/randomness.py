@@ -30,6 +30,15 @@ def image_seed(seed: int, dataset: str, image: str, channel: str, snr_db: float)
     return stable_seed("semcom-v1", int(seed), dataset, image, channel, round(float(snr_db), 6))
 
 
+def cell_seed(seed: int, dataset: str, image: str, channel: str, snr_db: float, realization: int = 0) -> int:
+    """Seed of the generator of one result cell (image, channel family, SNR, realization), used by
+    the runner and by :mod:`semcom.jscc.evaluate` alike. ``image`` is the image's name in its
+    dataset (relative path); the file extension does not enter the seed."""
+    stem = image.rsplit(".", 1)[0] if "." in image.rsplit("/", 1)[-1] else image
+    base = image_seed(seed, dataset, stem, channel, snr_db)
+    return base if not realization else stable_seed("semcom-v1-realization", base, int(realization))
+
+
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:
     """A torch generator on ``device`` seeded with ``seed``."""
     g = torch.Generator(device=torch.device(device))

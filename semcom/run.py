@@ -42,6 +42,7 @@ def store_dir(cfg: DictConfig, hc) -> Path:
 
 @hydra.main(config_path="conf", config_name="config", version_base="1.3")
 def _job(cfg: DictConfig) -> None:
+    from semcom.runner.interrupts import JobInterrupted
     from semcom.runner.job import run_job
 
     hc = HydraConfig.get()
@@ -53,6 +54,9 @@ def _job(cfg: DictConfig) -> None:
                      plots=bool(cfg.get("plots", True)) and not multirun)
     except SemcomError as exc:
         _fail(exc)
+    except JobInterrupted as exc:
+        print(exc.message, file=sys.stderr, flush=True)
+        sys.exit(130)
     failed = int(df["failed"].sum()) if len(df) else 0
     log.info("%d rows (%d failed transmissions) -> %s", len(df), failed, out_dir)
     if not multirun:
@@ -60,15 +64,19 @@ def _job(cfg: DictConfig) -> None:
 
 
 def main() -> None:
-    args = sys.argv[1:]
-    if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in args):
-        try:
-            from semcom.runner.config import preflight
+    from semcom.runner.config import expand_targets, preflight, register_plugin_configs
 
+    try:
+        register_plugin_configs()
+        args = sys.argv[1:] = expand_targets(sys.argv[1:])
+        if not any(a in ("--help", "-h", "--hydra-help", "--info", "-i", "--shell-completion", "-sc") for a in args):
             preflight(args)
-        except SemcomError as exc:
-            _fail(exc)
-    _job()
+        _job()
+    except SemcomError as exc:
+        _fail(exc)
+    except KeyboardInterrupt:
+        print("interrupted before any row was computed; run the same command again to start", file=sys.stderr, flush=True)
+        sys.exit(130)
 
 
 if __name__ == "__main__":

@@ -32,16 +32,15 @@ Two download shapes besides "the URL is the file":
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import sys
 import tempfile
-import urllib.request
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from semcom.downloads import digest_matches, fetch, sha256_of
 from semcom.errors import SemcomError
 
 
@@ -77,7 +76,6 @@ class WeightFile:
 
 
 REGISTRY: dict[str, WeightFile] = {}
-_VERIFIED: dict[tuple[str, int, int], str] = {}
 
 
 def register(spec: WeightFile) -> WeightFile:
@@ -94,29 +92,6 @@ def weights_root() -> Path | None:
 def cache_root() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return Path(base) / "semcom" / "weights"
-
-
-def sha256_of(path: Path) -> str:
-    """sha256 of a file, remembered per (path, size, mtime) for the life of the process."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _VERIFIED:
-        h = hashlib.sha256()
-        with open(path, "rb") as f:
-            for chunk in iter(lambda: f.read(1 << 20), b""):
-                h.update(chunk)
-        _VERIFIED[key] = h.hexdigest()
-    return _VERIFIED[key]
-
-
-def digest_matches(actual: str, expected: str) -> bool:
-    """Full sha256 equality, or a prefix match for a digest of 8-63 hex digits (torch.hub style)."""
-    expected = expected.lower()
-    if len(expected) == 64:
-        return actual == expected
-    if len(expected) < 8:
-        raise ValueError(f"sha256 prefix {expected!r} is too short to check (need at least 8 hex digits)")
-    return actual.startswith(expected)
 
 
 def _check(path: Path, expected: str | None, spec: WeightFile) -> Path:
@@ -194,25 +169,13 @@ def _download(spec: WeightFile, where: str) -> Path:
         dest, expected = cache_root() / spec.url_path, spec.url_sha256
     else:
         dest, expected = cache_root() / spec.path, spec.url_sha256 or spec.sha256
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=dest.parent, prefix=".download-")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    if not spec.archive_member:
+        return fetch(spec.url, dest, expected, f"checkpoint {spec.name!r}", where)
+    tmp = fetch(spec.url, dest.with_name(f".{dest.name}.zip"), expected, f"checkpoint {spec.name!r}", where)
     try:
-        with urllib.request.urlopen(spec.url, timeout=60) as response, open(tmp, "wb") as out:
-            shutil.copyfileobj(response, out)
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise SemcomError(f"checkpoint {spec.name!r} not found and downloading {spec.url} failed ({exc}): put {Path(spec.path).name} at {where}") from None
-    try:
-        if expected:
-            actual = sha256_of(tmp)
-            if not digest_matches(actual, expected):
-                raise SemcomError(f"download of {spec.url} has sha256 {actual[:16]}..., expected {expected[:16]}...: retry, or place the file at {where}")
-        if spec.archive_member:
-            tmp = _extract_member(tmp, spec, where)
-            if spec.sha256 and not digest_matches(sha256_of(tmp), spec.sha256):
-                raise SemcomError(f"{spec.archive_member} in {spec.url} has sha256 {sha256_of(tmp)[:16]}..., expected {spec.sha256[:16]}...: place the file at {where}")
+        tmp = _extract_member(tmp, spec, where)
+        if spec.sha256 and not digest_matches(sha256_of(tmp), spec.sha256):
+            raise SemcomError(f"{spec.archive_member} in {spec.url} has sha256 {sha256_of(tmp)[:16]}..., expected {spec.sha256[:16]}...: place the file at {where}")
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise

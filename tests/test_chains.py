@@ -9,7 +9,7 @@ import torch
 
 from semcom.channels import AWGN, RayleighBlock
 from semcom.codecs import JPEG
-from semcom.codecs.base import ENCODINGS
+from semcom.codecs.cache import ENCODINGS
 from semcom.conventions import awgn_capacity, channel_uses
 from semcom.pipelines.base import Transmission, build_pipeline, from_uint8, to_uint8
 from semcom.randomness import generator

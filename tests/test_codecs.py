@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from semcom.codecs import JPEG, DecodeError, fit_to_budget
-from semcom.codecs.base import EncodingCache
+from semcom.codecs.cache import EncodingCache
 from semcom.pipelines.base import to_uint8
 
 

@@ -21,7 +21,7 @@ def test_builtin_set():
 
 def test_kodak_from_semcom_data():
     ds = load_dataset("kodak", limit=3)
-    assert [i.name for i in ds] == ["kodim01", "kodim02", "kodim03"]
+    assert [i.name for i in ds] == ["kodim01.png", "kodim02.png", "kodim03.png"]
     assert tuple(ds.items[0].image.shape) == (3, 512, 768)
 
 

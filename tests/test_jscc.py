@@ -316,7 +316,7 @@ def test_shipped_checkpoint_beats_grey_on_kodak_crops(name):
     """Every shipped checkpoint, over the channel and at the ratio it was trained for, at 10 dB."""
     from semcom.channels import build_channel
     from semcom.datasets import kodak_dir, load_image
-    from semcom.runner.job import quantize
+    from semcom.conventions import quantize
     from semcom.metrics import get_metric
 
     entry = shipped()[name]
@@ -357,7 +357,8 @@ def test_evaluate_cli_uses_the_trained_channel(tmp_path):
 
 def test_checkpoint_name_filled_per_job(tmp_path, small_folder):
     from semcom.runner.config import compose
-    from semcom.runner.job import fill_checkpoint_name, run_job
+    from semcom.runner.job import run_job
+    from semcom.runner.plan import fill_checkpoint_name
 
     cfg = {"kind": "learned", "checkpoint": "deepjscc-{channel}-r{ratio}"}
     assert fill_checkpoint_name(cfg, "rayleigh_block", 1 / 16)["checkpoint"] == "deepjscc-rayleigh_block-r1_16"

@@ -32,9 +32,10 @@ def test_set_metrics_per_point_survive_resume(tmp_path, small_folder):
     # asking for more metrics re-scores those rows (same reconstructions: per-image seeded noise)
     df = run_job(_cfg(small_folder, "metrics=[psnr,ms_ssim,lpips,fid]"), out, progress=False)
     assert len(df) == 2 and df["lpips"].between(0, 1).all() and df["ms_ssim"].notna().all()
-    recorded = json.loads(df["metric_checkpoints"].iloc[0])
-    assert recorded["psnr"] is None and recorded["lpips"].startswith("torchvision/alexnet@fc39e1bc1d88+lpips/lin-alex@")
-    assert recorded["fid"] == "inception/pool3@7ff4a85c3a63"
+    recorded = json.loads(df["metric_ids"].iloc[0])
+    assert recorded["psnr"].startswith("semcom.metrics.pixel.PSNR|None|")
+    assert recorded["lpips"].split("|")[1].startswith("torchvision/alexnet@fc39e1bc1d88+lpips/lin-alex@")
+    assert recorded["fid"].split("|")[1] == "inception/pool3@7ff4a85c3a63"
     points = pd.read_parquet(out / "points.parquet")
     assert len(points) == 1 and points["fid_n"].iloc[0] == 2 and points["fid"].iloc[0] > 0
     assert "biased" in points["note"].iloc[0] and (out / "points.csv").is_file()
@@ -109,22 +110,23 @@ def test_source_encodings_are_kept_with_the_store_and_reused(tmp_path, small_fol
     """Without $SEMCOM_ENCODING_CACHE the jobs of one store share encodings on disk under
     <store>/encodings: a second job (a new process would start with an empty memory cache)
     encodes nothing the first one already encoded."""
-    from semcom.codecs.base import ENCODINGS, EncodingCache
+    from semcom.codecs import cache as cache_module
 
-    cache = EncodingCache()  # what a fresh process without $SEMCOM_ENCODING_CACHE has
-    monkeypatch.setattr(ENCODINGS, "__dict__", cache.__dict__)
+    monkeypatch.delenv("SEMCOM_ENCODING_CACHE", raising=False)
+    monkeypatch.setattr(cache_module, "_BY_FOLDER", {})  # what a fresh process has
     store = tmp_path / "store"
     run_job(_cfg(small_folder, "snr_db=[5,10]", "metrics=[psnr]", f"results_dir={store}"), tmp_path / "job1", progress=False)
+    cache = cache_module.store_cache(store / "encodings")  # the object the job was handed
     files = list((store / "encodings").rglob("*.bin"))
     assert files and cache.misses == len(files)
-    cache.clear()  # the next job's process: empty memory, same store
+    monkeypatch.setattr(cache_module, "_BY_FOLDER", {})  # the next job's process: empty memory, same store
     df = run_job(_cfg(small_folder, "snr_db=[5,10]", "metrics=[psnr]", "channel=rayleigh_block", f"results_dir={store}"),
                  tmp_path / "job2", progress=False)
+    cache = cache_module.store_cache(store / "encodings")
     assert len(df) == 4 and cache.hits > 0
     assert cache.misses == len(list((store / "encodings").rglob("*.bin"))) - len(files)  # only qualities not seen before
-    pinned = EncodingCache(disk_dir=tmp_path / "mine")
-    pinned.follow_store(store / "encodings")
-    assert pinned.disk_dir == tmp_path / "mine"  # $SEMCOM_ENCODING_CACHE wins
+    monkeypatch.setenv("SEMCOM_ENCODING_CACHE", str(tmp_path / "mine"))
+    assert cache_module.store_cache(store / "encodings").disk_dir == (tmp_path / "mine").resolve()  # $SEMCOM_ENCODING_CACHE wins
 
 
 def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_folder, monkeypatch):
@@ -133,23 +135,23 @@ def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_fold
     the runner scores 4 (image x {grey, decoded}) with LPIPS and extracts FID features of 3
     (the grey images of the two same-size references are one content); the rows equal those of
     a run that scores all 8 cells one by one with the memo off, and repeated cells repeat."""
-    from semcom.runner import score_memo
     from semcom.metrics.distribution import FID
     from semcom.metrics.lpips import LPIPS
+    from semcom.runner import references, score_memo
 
     scored, extracted = [], []
     lpips_cols, fid_feats = LPIPS.score_columns, FID.features
     monkeypatch.setattr(LPIPS, "score_columns", lambda self, st, rec: scored.append(rec.shape[0]) or lpips_cols(self, st, rec))
     monkeypatch.setattr(FID, "features", lambda self, imgs: extracted.append(imgs.shape[0]) or fid_feats(self, imgs))
     common = ["pipeline=jpeg_ldpc", "ratio=1/6", "snr_db=[-10,-8,20,25]", "metrics=[psnr,ms_ssim,lpips,fid]"]
-    score_memo.clear()
-    monkeypatch.setattr("semcom.runner.set_points._REFERENCE_FEATURES", {})  # the 2 references' features: computed once below
+    monkeypatch.setattr(score_memo, "_BY_FOLDER", {})
+    monkeypatch.setattr(references, "_PROCESS_CACHE", references.ReferenceCache())  # the 2 references' features: computed once below
     fast = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "memo", progress=False)
     assert fast["failed"].tolist().count(True) == 4 and sum(scored) == 4 and sum(extracted) == 3 + 2
     scored.clear()
     extracted.clear()
-    score_memo.clear()
-    monkeypatch.setattr(score_memo, "MAX_ENTRIES", 0)
+    monkeypatch.setattr(score_memo, "_BY_FOLDER", {})
+    monkeypatch.setattr(score_memo.ScoreMemo, "__init__", _no_memory(score_memo.ScoreMemo.__init__))
     slow = run_job(_cfg(small_folder, *common, "batch_size=1"), tmp_path / "plain", progress=False)
     assert sum(scored) == 8 and sum(extracted) == 8
     cols = ["image", "snr_db", "failed", "psnr", "ms_ssim", "lpips"]
@@ -162,18 +164,24 @@ def test_a_reconstruction_scored_before_is_not_scored_again(tmp_path, small_fold
     assert fid[0] == pytest.approx(fid[1], rel=1e-9)
 
 
+def _no_memory(init):
+    def patched(self, folder=None, max_entries=0):
+        init(self, folder, 0)
+    return patched
+
+
 def test_stochastic_metrics_are_never_memoised():
-    from semcom.runner import score_memo
     from semcom.metrics import get_metric
+    from semcom.runner import score_memo
 
     assert score_memo.metric_key(get_metric("psnr")) == ("psnr", "None", "{}")
     assert score_memo.metric_key(get_metric("psnr"), {"a": 1}) != score_memo.metric_key(get_metric("psnr"))
     lossy = get_metric("psnr")
     lossy.deterministic = False
     assert score_memo.metric_key(lossy) is None
-    score_memo.clear()
-    score_memo.put(("k",), 1.0)
-    assert score_memo.unique_missing([None, ("k",), ("j",), ("j",), None]) == [0, 2, 4]
+    memo = score_memo.ScoreMemo()
+    memo.put(("k",), 1.0)
+    assert memo.unique_missing([None, ("k",), ("j",), ("j",), None]) == [0, 2, 4]
 
 
 def test_scores_are_shared_on_disk_by_the_jobs_of_a_store(tmp_path, small_folder, monkeypatch):
@@ -189,11 +197,11 @@ def test_scores_are_shared_on_disk_by_the_jobs_of_a_store(tmp_path, small_folder
     monkeypatch.setattr(LPIPS, "score_columns", lambda self, st, rec: scored.append(rec.shape[0]) or lpips_cols(self, st, rec))
     store = tmp_path / "store"
     common = ["pipeline=jpeg_ldpc", "ratio=1/6", "snr_db=[25,30]", "metrics=[psnr,lpips]", f"results_dir={store}"]
-    score_memo.clear()
+    monkeypatch.setattr(score_memo, "_BY_FOLDER", {})
     awgn = run_job(_cfg(small_folder, *common), tmp_path / "awgn", progress=False)
     assert not awgn.failed.any() and sum(scored) == 2 and len(list((store / "scores").glob("part-*.pkl"))) == 1
     scored.clear()
-    score_memo.clear()  # a new worker process
+    monkeypatch.setattr(score_memo, "_BY_FOLDER", {})  # a new worker process
     fading = run_job(_cfg(small_folder, *common, "channel=rayleigh_block"), tmp_path / "fading", progress=False)
     assert sum(scored) == fading[fading.failed].image.nunique()  # a grey per image that a fade lost, whatever the SNR
     ok = fading[~fading.failed].merge(awgn, on=["image", "snr_db"], suffixes=("", "_awgn"))

@@ -112,13 +112,14 @@ def test_dists_resize_follows_the_reference_demo():
 
 def test_prepared_reference_reused_and_subset(lpips_imgs):
     """The runner prepares a batch's reference once and scores any subset of it against it."""
-    from semcom.runner.set_points import reference_state, take
+    from semcom.runner.references import ReferenceCache, take
 
     ref, p0, p1 = lpips_imgs
     m = get_metric("lpips").load()
     refs, recs = torch.cat([ref, p0]), torch.cat([p1, p1])
-    state = reference_state(m, refs)
-    assert reference_state(m, refs) is state  # remembered by content
+    cache = ReferenceCache()
+    state = cache.state(m, refs)
+    assert cache.state(m, refs.clone()) is state  # remembered by content
     full = m.score(state, recs)
     sub = m.score(take(state, [1], 2), recs[1:])
     assert sub.item() == pytest.approx(full[1].item(), abs=1e-6)

@@ -26,7 +26,8 @@ from semcom.codecs import build_codec
 from semcom.runner.config import compose
 from semcom.errors import SemcomError
 from semcom.runner.job import run_job
-from semcom.results import KEY_COLUMNS, PARTS_DIR, ResultStore
+from semcom.store.keys import KEY_COLUMNS
+from semcom.store.parts import PARTS_DIR, ResultStore
 from semcom.tools.fuzz_decoders import MUTATIONS, OUTCOMES, fuzz_codec, mutate, small_learned_codec
 
 HAVE_COMPRESSAI = importlib.util.find_spec("compressai") is not None
@@ -45,7 +46,8 @@ BAD_ARGS = [
     (["ratio=3/2"], "must be in (0, 1]"),
     (["ratio=abc"], "is not a number"),
     (["metrics=[psnr,bogus]"], "unknown metric 'bogus'"),
-    (["seed=x"], "is not an integer"),
+    (["seed=x"], "is not a whole number"),
+    (["seed=1.5"], "is not a whole number"),
     (["fallback=nope"], "fallback='nope' is unknown"),
     (["batch_size=0"], "batch_size=0 must be a positive integer"),
     (["dataset=folder", "dataset.path=/definitely/not/here"], "does not exist"),
@@ -162,18 +164,12 @@ class _NaNPipeline:
 
 @pytest.mark.parametrize("bad", ["nan", "inf"])
 def test_nan_or_inf_reconstruction_stops_the_job_without_rows(tmp_path, small_folder, bad):
-    from semcom.pipelines.base import _KINDS, register_pipeline
-
-    register_pipeline("nan_test")(_NaNPipeline)
-    try:
-        cfg = compose(["pipeline=jpeg_capacity", "dataset=folder", f"dataset.path={small_folder}", "metrics=[psnr]", "plots=false",
-                       "snr_db=[5]"])
-        cfg.pipeline = {"kind": "nan_test", "name": "nan_pipe", "bad": bad}
-        with pytest.raises(SemcomError, match=r"nan_pipe returned NaN/Inf pixels at SNR 5.0 dB"):
-            run_job(cfg, tmp_path / "o", progress=False)
-        assert not (tmp_path / "o" / "results.parquet").exists() and not ResultStore(tmp_path / "o" / PARTS_DIR).parts()
-    finally:
-        _KINDS.pop("nan_test", None)
+    cfg = compose(["pipeline=jpeg_capacity", "dataset=folder", f"dataset.path={small_folder}", "metrics=[psnr]", "plots=false",
+                   "snr_db=[5]"])
+    cfg.pipeline = {"_target_": f"{__name__}._NaNPipeline", "name": "nan_pipe", "bad": bad}
+    with pytest.raises(SemcomError, match=r"nan_pipe returned NaN/Inf pixels at SNR 5 dB"):
+        run_job(cfg, tmp_path / "o", progress=False)
+    assert not (tmp_path / "o" / "results.parquet").exists() and not ResultStore(tmp_path / "o" / PARTS_DIR).parts()
 
 
 def test_weights_with_other_shapes_or_digest_are_refused(tmp_path):

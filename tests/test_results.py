@@ -12,7 +12,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from semcom.results import ResultStore, collect, main, summarize, t_half_width, write_outputs
+from semcom.report.outputs import collect, write_outputs
+from semcom.report.summary import summarize, t_half_width
+from semcom.results import main
+from semcom.store.keys import KEY_VERSION, digest, human_key
+from semcom.store.parts import ResultStore
 
 # Student-t quantiles in closed form: 2 degrees of freedom t_p = (2p - 1) / sqrt(2 p (1 - p));
 # 1 degree of freedom (Cauchy) t_p = tan(pi (p - 1/2)). For p = 0.975: 4.3026527 and 12.7062047.
@@ -20,12 +24,18 @@ T975_DOF2 = (2 * 0.975 - 1) / np.sqrt(2 * 0.975 * 0.025)
 T975_DOF1 = np.tan(np.pi * 0.475)
 
 
+def keyed(row: dict) -> dict:
+    """A synthetic row with the identity columns a job writes (its key: a digest of its human key)."""
+    return {**row, "realization": 0, "row_id": digest(list(human_key(row))), "key_version": KEY_VERSION,
+            "setup_id": digest([row["pipeline"], row["channel"]])}
+
+
 def _rows(pipeline, snr, psnrs, failed=None, channel="awgn"):
     failed = failed or [False] * len(psnrs)
     return [
-        {"dataset": "d", "image": f"i{j}", "pipeline": pipeline, "checkpoint": "", "channel": channel, "snr_db": snr,
-         "ratio": 0.0625, "seed": 0, "bits": 1000 * (j + 1), "channel_uses": 10, "bpp": 0.1, "ratio_used": 0.06,
-         "failed": f, "height": 8, "width": 8, "psnr": p}
+        keyed({"dataset": "d", "image": f"i{j}", "pipeline": pipeline, "checkpoint": "", "channel": channel, "snr_db": snr,
+               "ratio": 0.0625, "seed": 0, "bits": 1000 * (j + 1), "channel_uses": 10, "bpp": 0.1, "ratio_used": 0.06,
+               "failed": f, "height": 8, "width": 8, "psnr": p})
         for j, (p, f) in enumerate(zip(psnrs, failed))
     ]
 

@@ -191,7 +191,7 @@ def test_detection_agreement_on_kodak_parrots():
 
 def test_runner_takes_images_from_per_image_states():
     from semcom.metrics.detection import DetectionList
-    from semcom.runner.set_points import take
+    from semcom.runner.references import take
 
     a, b, c = (Detections([[0, 0, i + 1, i + 1]], [0.9], [i]) for i in range(3))
     picked = take(DetectionList([a, b, c]), [0, 2], 3)
@@ -205,5 +205,5 @@ def test_runner_semantic_metrics_columns(tmp_path, small_folder):
     df = run_job(cfg, tmp_path / "out", progress=False)
     assert {"vitscore", "vitscore_p", "vitscore_r", "detection", "detection_miou"} <= set(df.columns)
     assert 0 < df["vitscore"].iloc[0] < 1
-    recorded = json.loads(df["metric_checkpoints"].iloc[0])
+    recorded = {k: v.split("|")[1] for k, v in json.loads(df["metric_ids"].iloc[0]).items()}
     assert recorded["detection"] == "yolox/nano@e8af074932d4" and recorded["vitscore"].startswith("dinov2/small@")

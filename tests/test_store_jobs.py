@@ -14,7 +14,7 @@ from semcom.runner.config import compose
 from semcom.errors import SemcomError
 from semcom.runner.job import run_job
 from semcom.store.reconstructions import read_meta, scan
-from semcom.results import ResultStore
+from semcom.store.parts import ResultStore
 
 
 def _cfg(folder, *extra):
@@ -81,12 +81,12 @@ def test_save_reconstructions_and_the_grid(tmp_path, small_folder):
     df = run_job(_cfg(small_folder, "snr_db=[3,12]", "save_reconstructions=[b]"), tmp_path, progress=False)
     table = scan(tmp_path)
     rec = table[~table.reference]
-    assert set(table.image) == {"b"} and len(rec) == 2 and table.reference.sum() == 1
+    assert set(table.image) == {"b.png"} and len(rec) == 2 and table.reference.sum() == 1
     ref = np.asarray(Image.open(table[table.reference].path.iloc[0]))
     assert np.array_equal(ref, np.asarray(Image.open(small_folder / "b.png")))
     for _, r in rec.iterrows():
         # the PNG is exactly what was scored: its PSNR against the reference is the row's
-        row = df[(df.image == "b") & (df.snr_db == r.snr_db)].iloc[0]
+        row = df[(df.image == "b.png") & (df.snr_db == r.snr_db)].iloc[0]
         assert _psnr(ref, np.asarray(Image.open(r.path))) == pytest.approx(row.psnr, abs=1e-6) == pytest.approx(r.psnr)
         assert read_meta(r.path)["failed"] == bool(row.failed)
     # a resumed job recomputes a selected row whose PNG went missing, and only that row
@@ -96,7 +96,7 @@ def test_save_reconstructions_and_the_grid(tmp_path, small_folder):
     run_job(_cfg(small_folder, "snr_db=[3,12]", "save_reconstructions=[b]"), tmp_path, progress=False)
     assert _part_rows(store) == n_before + 1 and len(scan(tmp_path)) == 3
     fig, choice = plot_reconstruction_grid(tmp_path)
-    assert choice["image"] == "b" and choice["snr_db"] == [3.0, 12.0] and choice["pipelines"] == ["jpeg_capacity"]
+    assert choice["image"] == "b.png" and choice["snr_db"] == [3.0, 12.0] and choice["pipelines"] == ["jpeg_capacity"]
     captions = [ax.get_xlabel() for ax in fig.axes if ax.get_xlabel()]
     assert len(captions) == 2 and all(c == "lost" or c.endswith(" dB") for c in captions)
     assert plot_main(["grid", str(tmp_path), "--snr", "12"]) == 0

@@ -17,7 +17,7 @@ from PIL import Image
 
 from semcom.runner.config import compose
 from semcom.runner.job import run_job
-from semcom.results import collect
+from semcom.report.outputs import collect
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = Path(os.environ["SEMCOM_DATA"]) / "kodak"
@@ -96,7 +96,7 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
         p = compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
         assert p.decoder == "abstraction" and p.mcs == "best" and p.mcs_table == "compact"
     # every learned pipeline of either form has a shipped checkpoint for each channel of the sweep
-    from semcom.runner.job import fill_checkpoint_name
+    from semcom.runner.plan import fill_checkpoint_name
     from semcom.jscc.checkpoints import shipped
 
     learned = [n for form in (full, fast) for n in form.hydra.sweeper.params.pipeline.split(",")

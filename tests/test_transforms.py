@@ -152,7 +152,7 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
                       config_dirs=[str(REPO / "experiments")])
         run_job(cfg, tmp_path / "jobs" / f"{name}{strength}", store_dir=sweep, progress=False, plots=False)
     SeparationResults().on_multirun_end(study)
-    from semcom.results import collect
+    from semcom.report.outputs import collect
 
     df = collect(sweep)
     assert sorted(df["pipeline"].unique()) == ["blend@0.5", "blend@1", "blur@0.5", "blur@1", "hflip@0.5", "hflip@1",
@@ -170,5 +170,5 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
     from semcom.metrics import get_metric
 
     x = load_image(images / "kodim23.png")[None]
-    row = df[(df["pipeline"] == "hflip@1") & (df["image"] == "kodim23")].iloc[0]
+    row = df[(df["pipeline"] == "hflip@1") & (df["image"] == "kodim23.png")].iloc[0]
     assert row["psnr"] == pytest.approx(float(get_metric("psnr")(x, x.flip(-1))[0]), abs=1e-4)

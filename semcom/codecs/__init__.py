@@ -1,7 +1,7 @@
-"""Source codecs, 5G channel codes (LDPC, polar) and rate control to a bit budget.
+"""Source codecs and rate control to a bit budget (channel codes: :mod:`semcom.fec`).
 
-``build_codec(name, **params)`` returns a :class:`SourceCodec`; ``SOURCE_CODECS`` maps names to
-factories:
+``build_codec(name, **params)`` returns a :class:`SourceCodec`; the names are in
+:data:`semcom.registry.CODECS`:
 
 ========================  =====================================================================
 ``jpeg``                  Pillow JPEG (libjpeg), 4:2:0
@@ -18,53 +18,31 @@ factories:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 
-from semcom.codecs.base import ENCODINGS, DecodeError, Encoded, EncodingCache, SourceCodec, fit_to_budget
+from semcom.codecs.base import DecodeError, Encoded, SourceCodec
+from semcom.codecs.cache import ENCODINGS, EncodingCache
+from semcom.codecs.rate import fit_to_budget
 from semcom.codecs.bpg import BPG, bpg_codec
 from semcom.codecs.hevc import HEVCIntra
 from semcom.codecs.jpeg import JPEG
 from semcom.codecs.jpeg2000 import JPEG2000
 from semcom.codecs.webp import WebP
 from semcom.errors import SemcomError
+from semcom.registry import CODECS
 
 #: The CompressAI zoo architectures served by :class:`semcom.codecs.learned.CompressAICodec`.
-LEARNED_CODECS = ("bmshj2018-factorized", "bmshj2018-hyperprior", "mbt2018-mean", "cheng2020-anchor")
+LEARNED_CODECS = tuple(name for name, e in CODECS.entries().items() if e.target.endswith(".CompressAICodec"))
 
 
-def _learned(architecture: str) -> Callable[..., SourceCodec]:
-    def make(**params) -> SourceCodec:
-        from semcom.codecs.learned import CompressAICodec  # imports torch and compressai
-
-        return CompressAICodec(architecture, **params)
-
-    make.__name__ = f"learned_{architecture}"
-    return make
-
-
-SOURCE_CODECS: dict[str, Callable[..., SourceCodec]] = {
-    "jpeg": JPEG,
-    "webp": WebP,
-    "jpeg2000": JPEG2000,
-    "bpg": bpg_codec,
-    "hevc": HEVCIntra,
-    **{arch: _learned(arch) for arch in LEARNED_CODECS},
-}
-
-
-def build_codec(name: str, device=None, **params) -> SourceCodec:
-    """The codec ``name`` with its keyword ``params``; SemcomError for unknown names/parameters.
-
-    ``device`` reaches the codecs that compute with torch (the learned ones) and no others.
-    """
-    if name not in SOURCE_CODECS:
-        raise SemcomError(f"unknown codec {name!r}: choose one of {', '.join(sorted(SOURCE_CODECS))}")
-    if name in LEARNED_CODECS and device is not None:
-        params = {**params, "device": device}
+def build_codec(spec: str | Mapping, device=None, **params) -> SourceCodec:
+    """The codec named ``spec`` (or a ``{_target_: ..., **params}`` node naming any
+    :class:`SourceCodec` subclass) with its keyword ``params``; SemcomError for unknown names or
+    bad parameters. ``device`` reaches the codecs whose constructor takes one (the learned ones)."""
     try:
-        return SOURCE_CODECS[name](**params)
-    except (TypeError, ValueError) as exc:
-        raise SemcomError(f"bad parameters for codec {name!r}: {exc}") from None
+        return CODECS.build(spec, context={} if device is None else {"device": device}, **params)
+    except ValueError as exc:  # a codec refusing a parameter value
+        raise SemcomError(f"bad parameters for codec {spec!r}: {exc}") from None
 
 
 __all__ = [
@@ -77,7 +55,6 @@ __all__ = [
     "JPEG",
     "JPEG2000",
     "LEARNED_CODECS",
-    "SOURCE_CODECS",
     "SourceCodec",
     "WebP",
     "bpg_codec",

@@ -69,22 +69,19 @@ class BPG(SourceCodec):
             with open(out, "rb") as f:
                 return f.read()
 
-    def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    def decode_array(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         with tempfile.TemporaryDirectory(prefix="semcom-bpg-") as tmp:
             src, png = os.path.join(tmp, "in.bpg"), os.path.join(tmp, "out.png")
             with open(src, "wb") as f:
                 f.write(data)
             try:
                 subprocess.run(self.decode_command(src, png), check=True, capture_output=True, timeout=self.timeout_s)
-                with Image.open(png) as im:
-                    out = np.asarray(im.convert("RGB"))
             except subprocess.TimeoutExpired:
                 raise DecodeError(f"bpg: bpgdec did not finish within {self.timeout_s:g} s") from None
             except (subprocess.CalledProcessError, OSError) as exc:
                 raise DecodeError(f"bpg: bpgdec failed: {exc}") from None
-        if out.shape[:2] != tuple(shape):
-            raise DecodeError(f"bpg: decoded size {out.shape[:2]} != expected {tuple(shape)}")
-        return out
+            with Image.open(png) as im:
+                return np.asarray(im.convert("RGB"))
 
     def decode_untrusted(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         # bpgdec already runs in its own process with a time limit
@@ -95,11 +92,12 @@ def bpg_available(encoder: str = "bpgenc", decoder: str = "bpgdec") -> bool:
     return shutil.which(encoder) is not None and shutil.which(decoder) is not None
 
 
-def bpg_codec(chroma: int = 444, encoder: str = "bpgenc", decoder: str = "bpgdec", **hevc_params) -> SourceCodec:
+def bpg_codec(chroma: int = 444, encoder: str = "bpgenc", decoder: str = "bpgdec", psy: bool = False,
+              header: str = "payload") -> SourceCodec:
     """Real BPG when ``bpgenc``/``bpgdec`` are on PATH, else HEVC intra through pillow-heif.
 
-    ``hevc_params`` (``psy``, ``header``) apply to the pillow-heif fallback only.
+    ``psy`` and ``header`` apply to the pillow-heif fallback only (:class:`HEVCIntra`).
     """
     if bpg_available(encoder, decoder):
         return BPG(encoder, decoder, chroma=chroma)
-    return HEVCIntra(chroma=chroma, **hevc_params)
+    return HEVCIntra(chroma=chroma, psy=psy, header=header)

@@ -130,12 +130,6 @@ class HEVCIntra(SourceCodec):
         except (HeifFormatError, IndexError, ValueError) as exc:
             raise DecodeError(f"hevc: cannot parse the payload: {exc}") from None
 
-    def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    def decode_array(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         heif = self.to_heif(data, shape)
-        try:
-            out = np.asarray(pillow_heif.open_heif(heif, convert_hdr_to_8bit=True).to_pillow().convert("RGB"))
-        except Exception as exc:
-            raise DecodeError(f"hevc: {type(exc).__name__}: {exc}") from None
-        if out.shape[:2] != tuple(shape):
-            raise DecodeError(f"hevc: decoded size {out.shape[:2]} != expected {tuple(shape)}")
-        return out
+        return np.asarray(pillow_heif.open_heif(heif, convert_hdr_to_8bit=True).to_pillow().convert("RGB"))

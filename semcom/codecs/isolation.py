@@ -27,7 +27,7 @@ from multiprocessing.connection import Connection
 
 import numpy as np
 
-from semcom.codecs.base import DecodeError
+from semcom.errors import DecodeError
 
 
 def _worker(inbox: Connection, outbox: Connection) -> None:  # runs in the child process

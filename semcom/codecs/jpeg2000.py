@@ -8,13 +8,10 @@ transform), which costs about 2.4 dB: this class always passes ``mct=1``.
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import PIL
-from PIL import Image, features
+from PIL import features
 
-from semcom.codecs.base import DecodeError, SourceCodec
+from semcom.codecs.base import PillowCodec
 
 #: Quality index q asks OpenJPEG for BPP_MIN * 2^(q / STEPS_PER_OCTAVE) bits per pixel.
 BPP_MIN = 0.02
@@ -26,7 +23,7 @@ def target_bpp(quality: int) -> float:
     return BPP_MIN * 2.0 ** (int(quality) / STEPS_PER_OCTAVE)
 
 
-class JPEG2000(SourceCodec):
+class JPEG2000(PillowCodec):
     """Pillow/OpenJPEG JPEG 2000 codestream (``.j2k``, no JP2 box wrapper).
 
     The quality index ``q`` in 0..320 is a geometric ladder of target rates, 0.02 bpp to about
@@ -40,6 +37,7 @@ class JPEG2000(SourceCodec):
     """
 
     name = "jpeg2000"
+    format = "JPEG2000"
     qualities = range(0, 321)
     isolate = True
 
@@ -55,32 +53,7 @@ class JPEG2000(SourceCodec):
     def cache_key(self) -> str:
         return f"{self.implementation} irreversible={self.irreversible} res={self.num_resolutions} mct=1"
 
-    def encode(self, image: np.ndarray, quality: int) -> bytes:
+    def save_options(self, quality: int) -> dict:
         ratio = 24.0 / target_bpp(quality)  # OpenJPEG's rate = raw size / wanted size
-        buf = io.BytesIO()
-        Image.fromarray(image, "RGB").save(
-            buf,
-            format="JPEG2000",
-            no_jp2=True,
-            quality_mode="rates",
-            quality_layers=[max(1.0, ratio)],
-            irreversible=self.irreversible,
-            mct=1,
-            num_resolutions=self.num_resolutions,
-        )
-        return buf.getvalue()
-
-    def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
-        try:
-            with Image.open(io.BytesIO(data), formats=["JPEG2000"]) as im:
-                if im.size != (shape[1], shape[0]):  # refuse before allocating a damaged header's size
-                    raise DecodeError(f"jpeg2000: header says {im.size[1]}x{im.size[0]}, expected {shape[0]}x{shape[1]}")
-                im.load()
-                out = np.asarray(im.convert("RGB"))
-        except DecodeError:
-            raise
-        except Exception as exc:
-            raise DecodeError(f"jpeg2000: {type(exc).__name__}: {exc}") from None
-        if out.shape[:2] != tuple(shape):
-            raise DecodeError(f"jpeg2000: decoded size {out.shape[:2]} != expected {tuple(shape)}")
-        return out
+        return {"no_jp2": True, "quality_mode": "rates", "quality_layers": [max(1.0, ratio)],
+                "irreversible": self.irreversible, "mct": 1, "num_resolutions": self.num_resolutions}

@@ -293,7 +293,7 @@ class CompressAICodec(SourceCodec):
         stride = LATENT_STRIDE[self.architecture]
         return h // stride, w // stride
 
-    def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
+    def decode_array(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         if not data:
             raise DecodeError(f"{self.name}: empty bitstream")
         quality = data[0]

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import io
-
-import numpy as np
 import PIL
-from PIL import Image, features
+from PIL import features
 
-from semcom.codecs.base import DecodeError, SourceCodec
+from semcom.codecs.base import PillowCodec
 
 
-class WebP(SourceCodec):
+class WebP(PillowCodec):
     """Pillow WebP, lossy, quality 0..100, 4:2:0 (VP8's only colour format).
 
     Args:
@@ -23,6 +20,7 @@ class WebP(SourceCodec):
     """
 
     name = "webp"
+    format = "WEBP"
     qualities = range(0, 101)
 
     def __init__(self, method: int = 4):
@@ -38,22 +36,5 @@ class WebP(SourceCodec):
     def cache_key(self) -> str:
         return f"{self.implementation} method={self.method}"
 
-    def encode(self, image: np.ndarray, quality: int) -> bytes:
-        buf = io.BytesIO()
-        Image.fromarray(image, "RGB").save(buf, format="WEBP", quality=int(quality), method=self.method, lossless=False)
-        return buf.getvalue()
-
-    def decode(self, data: bytes, shape: tuple[int, int]) -> np.ndarray:
-        try:
-            with Image.open(io.BytesIO(data), formats=["WEBP"]) as im:
-                if im.size != (shape[1], shape[0]):  # refuse before allocating a damaged header's size
-                    raise DecodeError(f"webp: header says {im.size[1]}x{im.size[0]}, expected {shape[0]}x{shape[1]}")
-                im.load()
-                out = np.asarray(im.convert("RGB"))
-        except DecodeError:
-            raise
-        except Exception as exc:
-            raise DecodeError(f"webp: {type(exc).__name__}: {exc}") from None
-        if out.shape[:2] != tuple(shape):
-            raise DecodeError(f"webp: decoded size {out.shape[:2]} != expected {tuple(shape)}")
-        return out
+    def save_options(self, quality: int) -> dict:
+        return {"quality": quality, "method": self.method, "lossless": False}

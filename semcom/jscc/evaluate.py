@@ -1,6 +1,6 @@
 """Evaluate a JSCC model on an image set at several SNRs: mean RGB PSNR (8-bit) per SNR.
 
-Seeding is the runner's (:func:`semcom.randomness.image_seed` of seed, dataset, image, channel,
+Seeding is the runner's (:func:`semcom.randomness.cell_seed` of seed, dataset, image, channel,
 SNR), so ``python -m semcom.run dataset=kodak pipeline=deepjscc ratio=1/16`` gives the same
 per-image numbers::
 
@@ -23,10 +23,10 @@ import torch
 
 from semcom.channels import build_channel
 from semcom.datasets import load_dataset
-from semcom.runner.job import quantize
+from semcom.conventions import quantize
 from semcom.jscc.base import JSCCModel, as_snr_tensor, side_snr_db
 from semcom.metrics import get_metric
-from semcom.randomness import generator, image_seed
+from semcom.randomness import cell_seed, generator
 
 #: The SNR points of the published curves (WITT's figures), dB.
 SNR_POINTS = (1.0, 4.0, 7.0, 10.0, 13.0)
@@ -52,7 +52,7 @@ def evaluate(model: JSCCModel, items, snrs, channel, ratio: float | None = None,
         for it in items:
             name, img = (it.name, it.image) if hasattr(it, "name") else it
             x_img = img.unsqueeze(0).to(device)
-            rng = [generator(image_seed(seed, dataset, name, channel.name, float(snr)), device)]
+            rng = [generator(cell_seed(seed, dataset, name, channel.name, float(snr)), device)]
             snr_t = as_snr_tensor(float(snr), 1, device)
             x, layout = model.encode(x_img, snr_t, ratio)
             ch = channel(x, snr_t, rng)
@@ -83,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     try:
-        model, meta = _load_any(args.checkpoint, load_checkpoint)
+        model, meta = load_checkpoint(args.checkpoint)
         ds = load_dataset(args.dataset, limit=args.limit, convert=True)
         args.channel = args.channel or trained_channel(meta.get("train_config"))
         channel = build_channel(args.channel)
@@ -119,22 +119,6 @@ def main(argv: list[str] | None = None) -> int:
         set_evaluation(args.checkpoint, evaluation)
         print(f"stored in {args.checkpoint}")
     return 0
-
-
-def _load_any(name: str, load_checkpoint):
-    """A shipped/exported checkpoint, or a training-run checkpoint (last.pt)."""
-    from pathlib import Path
-
-    from semcom.jscc.models import build_model
-
-    p = Path(name)
-    if p.is_file():
-        state = torch.load(p, map_location="cpu", weights_only=False)
-        if "optimizer" in state:  # a training checkpoint
-            model = build_model(state["model"], state["model_config"])
-            model.load_state_dict(state["state_dict"])
-            return model.eval(), {k: v for k, v in state.items() if k not in ("state_dict", "optimizer")}
-    return load_checkpoint(name)
 
 
 if __name__ == "__main__":

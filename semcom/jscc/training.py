@@ -36,16 +36,15 @@ from fractions import Fraction
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from semcom.channels import build_channel
 from semcom.conventions import parse_ratio
 from semcom.errors import SemcomError
-from semcom.runner.job import resolve_device
+from semcom.devices import select_device
 from semcom.jscc.training_data import CropSampler, load_folders
 from semcom.jscc.evaluate import evaluate
-from semcom.jscc.models import build_model
+from semcom.jscc.models import build_model, model_name, model_target, with_ratio
 
 log = logging.getLogger("semcom.train")
 
@@ -56,27 +55,27 @@ def ratio_tag(ratio: float) -> str:
     return f"{f.numerator}_{f.denominator}"
 
 
-def run_name(cfg: dict) -> str:
+def run_name(cfg: dict, model=None) -> str:
+    """``name``, else ``<model>-<channel>-r<ratio>`` (``deepjscc-awgn-r1_16``)."""
     if cfg.get("name"):
         return str(cfg["name"])
-    return f"{cfg['model']['name']}-{cfg['channel']['name']}-r{ratio_tag(parse_ratio(cfg['ratio']))}"
+    node = cfg["model"]
+    short = model_name(model) if model is not None else node.get("name") or str(node.get("_target_", "model")).rsplit(".", 1)[-1].lower()
+    return f"{short}-{cfg['channel']['name']}-r{ratio_tag(parse_ratio(cfg['ratio']))}"
 
 
 def model_from_config(cfg: dict):
-    """Build the model a training config describes (the ratio comes from ``cfg.ratio``)."""
-    ratio = parse_ratio(cfg["ratio"])
-    params = dict(cfg["model"])
-    name = params.pop("name")
-    if name == "swinjscc":
-        ratios = params.pop("ratios", None) or [ratio]
-        ratios = [parse_ratio(r) for r in ratios]
-        if not any(abs(r - ratio) < 1e-9 for r in ratios):
-            ratios.append(ratio)
-        params["ratios"] = ratios
-    else:
-        params.pop("ratios", None)
-        params["ratio"] = ratio
-    return build_model(name, params)
+    """Build the model a training config describes: ``model.name`` (a registered model) or
+    ``model._target_`` (any :class:`~semcom.jscc.base.JSCCModel` subclass) with its keyword
+    arguments; the bandwidth ratio comes from ``cfg.ratio``."""
+    node = {k: v for k, v in dict(cfg["model"]).items() if v is not None or k in ("name", "_target_")}
+    params = {k: v for k, v in node.items() if k not in ("name", "_target_")}
+    spec = {k: node[k] for k in ("name", "_target_") if node.get(k) is not None}
+    if not spec:
+        raise SemcomError("the training config names no model: give model=deepjscc|adjscc|swinjscc or model._target_=mypkg.MyJSCC")
+    if "_target_" in spec:
+        spec.pop("name", None)
+    return build_model(spec, with_ratio(spec, params, parse_ratio(cfg["ratio"])))
 
 
 def lr_at(step: int, cfg: dict) -> float:
@@ -113,8 +112,9 @@ def init_from(model, path: str) -> int:
 
     p = Path(path)
     state = torch.load(p if p.is_file() else resolve_checkpoint(path), map_location="cpu", weights_only=False)
-    if state.get("model") != model.name:
-        raise SemcomError(f"init_from={path} holds a {state.get('model')} model, not {model.name}: start from a {model.name} checkpoint")
+    held = state.get("model_target") or state.get("model")
+    if held not in (model_target(model), model_name(model)):
+        raise SemcomError(f"init_from={path} holds a {state.get('model')} model, not {model_name(model)}: start from a {model_name(model)} checkpoint")
     own = model.state_dict()
     match = {k: v for k, v in state["state_dict"].items() if k in own and own[k].shape == v.shape}
     model.load_state_dict(match, strict=False)
@@ -183,161 +183,198 @@ def plot_curve(rows: list[dict], val_snrs, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def train(cfg: dict) -> Path:
-    """Run (or resume) one training run; return its folder."""
-    threads = cfg.get("threads")
-    if threads:
-        torch.set_num_threads(int(threads))
-    device = resolve_device(cfg.get("device", "auto"))
-    torch.manual_seed(int(cfg["seed"]))
-    model = model_from_config(cfg).to(device)
-    name = run_name(cfg)
-    out = Path(cfg.get("out_root", "runs/train")) / name
-    ckpt_path = out / "last.pt"
-    if ckpt_path.is_file():
-        done_steps = int(torch.load(ckpt_path, map_location="cpu", weights_only=False)["step"])
-        if done_steps >= int(cfg["steps"]):
-            print(f"{name} already trained for {done_steps} steps (steps={cfg['steps']}): nothing to do", file=sys.stderr)
-            return out
-    sampler = CropSampler(list(cfg["data"]["train"]), int(cfg["crop"]), seed=int(cfg["seed"]))
-    out.mkdir(parents=True, exist_ok=True)
-    logfile = logging.FileHandler(out / "train.log")
-    logfile.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    log.addHandler(logfile)
-    log.setLevel(logging.INFO)
+class TrainingRun:
+    """One training run (see the module docstring): its model, data, channel, optimiser and
+    state; :meth:`resume_or_start`, then :meth:`loop`, which saves on every exit."""
 
-    channel = build_channel(cfg["channel"]).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=float(cfg["lr"]))
-    noise = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 1)
-    val_items = [(n, img.float() / 255.0) for n, img in load_folders(list(cfg["data"].get("val") or []))]
-    val_snrs = [float(s) for s in cfg.get("val_snr_db") or []]
-    lo, hi = (float(v) for v in cfg["snr_db_train"])
-    if hi < lo:
-        raise SemcomError(f"snr_db_train={cfg['snr_db_train']} must be [low, high] in dB")
-    use_amp = bool(cfg.get("amp")) and device.type == "cuda"
-    amp_dtype = torch.bfloat16 if (use_amp and torch.cuda.is_bf16_supported()) else torch.float16
-    scaler = torch.amp.GradScaler("cuda", enabled=use_amp and amp_dtype == torch.float16)
+    def __init__(self, cfg: dict):
+        self.cfg = cfg
+        if cfg.get("threads"):
+            torch.set_num_threads(int(cfg["threads"]))
+        self.device = select_device(cfg.get("device", "auto"))
+        torch.manual_seed(int(cfg["seed"]))
+        self.model = model_from_config(cfg).to(self.device)
+        self.name = run_name(cfg, self.model)
+        self.out = Path(cfg.get("out_root", "runs/train")) / self.name
+        self.ckpt_path = self.out / "last.pt"
+        lo, hi = (float(v) for v in cfg["snr_db_train"])
+        if hi < lo:
+            raise SemcomError(f"snr_db_train={cfg['snr_db_train']} must be [low, high] in dB")
+        self.snr_range = (lo, hi)
+        self.step, self.wall, self.last_val = 0, 0.0, None
+        self.val_snrs = [float(s) for s in cfg.get("val_snr_db") or []]
 
-    step, wall, last_val = 0, 0.0, None
-    if ckpt_path.is_file():
-        state = torch.load(ckpt_path, map_location="cpu", weights_only=False)
-        if state["model"] != model.name or state["model_config"] != model.config:
+    def finished(self) -> bool:
+        """The run folder holds a checkpoint at ``steps`` or beyond already."""
+        if not self.ckpt_path.is_file():
+            return False
+        return int(torch.load(self.ckpt_path, map_location="cpu", weights_only=False)["step"]) >= int(self.cfg["steps"])
+
+    def setup(self) -> None:
+        """Data, channel, optimiser, noise generator, mixed precision."""
+        cfg, device = self.cfg, self.device
+        self.sampler = CropSampler(list(cfg["data"]["train"]), int(cfg["crop"]), seed=int(cfg["seed"]))
+        self.channel = build_channel(cfg["channel"]).to(device)
+        self.opt = torch.optim.Adam(self.model.parameters(), lr=float(cfg["lr"]))
+        self.noise = torch.Generator(device=device).manual_seed(int(cfg["seed"]) + 1)
+        self.val_items = [(n, img.float() / 255.0) for n, img in load_folders(list(cfg["data"].get("val") or []))]
+        self.use_amp = bool(cfg.get("amp")) and device.type == "cuda"
+        self.amp_dtype = torch.bfloat16 if (self.use_amp and torch.cuda.is_bf16_supported()) else torch.float16
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.use_amp and self.amp_dtype == torch.float16)
+
+    def resume_or_start(self) -> None:
+        """Load ``last.pt`` when there is one (refusing another model's), else start (``init_from``)."""
+        model = self.model
+        if not self.ckpt_path.is_file():
+            log.info("new run %s: %s %s, %d parameters, %d training images, device %s", self.name, model_target(model), model.config,
+                     model.num_parameters(), len(self.sampler), self.device)
+            if self.cfg.get("init_from"):
+                loaded = init_from(model, str(self.cfg["init_from"]))
+                log.info("initialised %d of %d tensors from %s", loaded, len(model.state_dict()), self.cfg["init_from"])
+            return
+        state = torch.load(self.ckpt_path, map_location="cpu", weights_only=False)
+        if state["model"] != model_name(model) or state["model_config"] != model.config:
             raise SemcomError(
-                f"{ckpt_path} holds a {state['model']} {state['model_config']}, not this config's {model.name} {model.config}: "
+                f"{self.ckpt_path} holds a {state['model']} {state['model_config']}, not this config's {model_name(model)} {model.config}: "
                 "give the run another name=..., or delete that folder"
             )
         model.load_state_dict(state["state_dict"])
-        opt.load_state_dict(state["optimizer"])
-        sampler.load_state_dict(state["sampler"])
-        noise.set_state(state["noise"])
+        self.opt.load_state_dict(state["optimizer"])
+        self.sampler.load_state_dict(state["sampler"])
+        self.noise.set_state(state["noise"])
         torch.set_rng_state(state["torch_rng"])
-        if "scaler" in state and scaler.is_enabled():
-            scaler.load_state_dict(state["scaler"])
-        step, wall, last_val = int(state["step"]), float(state["wall_s"]), state.get("last_val")
-        log.info("resumed %s at step %d (%.0f s of training so far)", name, step, wall)
-    else:
-        log.info("new run %s: %s %s, %d parameters, %d training images, device %s", name, model.name, model.config, model.num_parameters(), len(sampler), device)
-        if cfg.get("init_from"):
-            loaded = init_from(model, str(cfg["init_from"]))
-            log.info("initialised %d of %d tensors from %s", loaded, len(model.state_dict()), cfg["init_from"])
-    rows = _read_curve(out / "curve.csv", step)
+        if "scaler" in state and self.scaler.is_enabled():
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.wall, self.last_val = int(state["step"]), float(state["wall_s"]), state.get("last_val")
+        log.info("resumed %s at step %d (%.0f s of training so far)", self.name, self.step, self.wall)
 
-    def save(done: bool = False) -> None:
-        _atomic_save(
-            {
-                "model": model.name,
-                "model_config": model.config,
-                "state_dict": model.state_dict(),
-                "optimizer": opt.state_dict(),
-                "sampler": sampler.state_dict(),
-                "noise": noise.get_state(),
-                "torch_rng": torch.get_rng_state(),
-                "scaler": scaler.state_dict(),
-                "step": step,
-                "wall_s": wall,
-                "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
-                "train_config": cfg,
-                "train_images": len(sampler),
-                "last_val": last_val,
-                "done": done,
-            },
-            ckpt_path,
-        )
+    def save(self, done: bool = False) -> None:
+        """Write ``last.pt`` atomically: everything a resume needs, and what rebuilds the model."""
+        device = self.device
+        _atomic_save({
+            "name": self.name,
+            "model": model_name(self.model),
+            "model_target": model_target(self.model),
+            "model_config": self.model.config,
+            "state_dict": self.model.state_dict(),
+            "optimizer": self.opt.state_dict(),
+            "sampler": self.sampler.state_dict(),
+            "noise": self.noise.get_state(),
+            "torch_rng": torch.get_rng_state(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "wall_s": self.wall,
+            "device": str(device) if device.type == "cpu" else torch.cuda.get_device_name(device),
+            "train_config": self.cfg,
+            "train_images": len(self.sampler),
+            "last_val": self.last_val,
+            "done": done,
+        }, self.ckpt_path)
 
-    def validate() -> dict:
-        nonlocal last_val
-        res = evaluate(model, val_items, val_snrs, channel, None, int(cfg["seed"]), "val", device)
-        model.train()
-        last_val = {f"{s:g}": round(res[s], 3) for s in val_snrs}
-        return {f"val_psnr_snr{s:g}": f"{res[s]:.3f}" for s in val_snrs}
+    def validate(self) -> dict:
+        """Mean 8-bit PSNR on the validation images at every validation SNR (curve columns)."""
+        res = evaluate(self.model, self.val_items, self.val_snrs, self.channel, None, int(self.cfg["seed"]), "val", self.device)
+        self.model.train()
+        self.last_val = {f"{s:g}": round(res[s], 3) for s in self.val_snrs}
+        return {f"val_psnr_snr{s:g}": f"{res[s]:.3f}" for s in self.val_snrs}
 
-    steps = int(cfg["steps"])
+    def train_step(self) -> tuple[float, float, float]:
+        """One optimiser step; returns (learning rate, loss, mean train PSNR of the batch)."""
+        cfg, sampler, device = self.cfg, self.sampler, self.device
+        lr = lr_at(self.step, cfg)
+        for group in self.opt.param_groups:
+            group["lr"] = lr
+        bs = int(cfg["batch_size"])
+        x = sampler.sample(bs).to(device, non_blocking=True)
+        lo, hi = self.snr_range
+        snr = (lo + (hi - lo) * torch.rand(bs, generator=sampler.generator)).to(device)
+        ratios = self.model.ratios
+        ratio = ratios[int(torch.randint(len(ratios), (1,), generator=sampler.generator))] if len(ratios) > 1 else None
+        with torch.autocast(device_type=device.type, dtype=self.amp_dtype, enabled=self.use_amp):
+            rec, _ = self.model(x, self.channel, snr, self.noise, ratio)
+        rec = rec.float()
+        mse = (rec - x).square().flatten(1).mean(1)
+        loss = ms_ssim_loss(x, rec) if cfg.get("loss", "mse") == "ms_ssim" else mse.mean()
+        self.opt.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        if cfg.get("grad_clip"):
+            self.scaler.unscale_(self.opt)
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), float(cfg["grad_clip"]))
+        self.scaler.step(self.opt)
+        self.scaler.update()
+        self.step += 1
+        return lr, float(loss.detach()), float((10 * torch.log10(1.0 / mse.detach().clamp_min(1e-10))).mean())
+
+    def loop(self, stop: "_Stop") -> None:
+        """Train until ``steps`` or a stop signal: curve rows, validations, checkpoints, figure."""
+        cfg = self.cfg
+        steps, log_every = int(cfg["steps"]), int(cfg.get("log_every", 25))
+        ckpt_every, eval_every = int(cfg.get("ckpt_every", 100)), int(cfg.get("eval_every", 500))
+        rows = _read_curve(self.out / "curve.csv", self.step)
+        title = f"{self.name}: {model_name(self.model)} {self.model.config}"
+        self.model.train()
+        acc = [0.0, 0.0, 0]
+        bar = tqdm(total=steps, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True, disable=not cfg.get("progress", True),
+                   mininterval=1.0 if sys.stderr.isatty() else 60.0)
+        try:
+            while self.step < steps and not stop.flag:
+                t0 = time.time()
+                lr, loss, psnr = self.train_step()
+                self.wall += time.time() - t0
+                acc = [acc[0] + loss, acc[1] + psnr, acc[2] + 1]
+                bar.update(1)
+                row = None
+                if self.step % log_every == 0 or self.step == steps:
+                    row = {"step": self.step, "wall_s": f"{self.wall:.1f}", "lr": f"{lr:.3g}", "loss": f"{acc[0] / acc[2]:.6f}",
+                           "train_psnr": f"{acc[1] / acc[2]:.3f}"}
+                    bar.set_postfix(loss=f"{acc[0] / acc[2]:.5f}", psnr=f"{acc[1] / acc[2]:.2f}")
+                    acc = [0.0, 0.0, 0]
+                if self.val_items and self.val_snrs and (self.step % eval_every == 0 or self.step == steps):
+                    row = row or {"step": self.step, "wall_s": f"{self.wall:.1f}", "lr": f"{lr:.3g}"}
+                    row.update(self.validate())
+                    log.info("step %d: validation PSNR %s (wall %.0f s)", self.step, self.last_val, self.wall)
+                if row is not None:
+                    rows.append(row)
+                    _write_curve(self.out / "curve.csv", rows, self.val_snrs)
+                    if "train_psnr" in row:
+                        log.info("step %d lr %s loss %s train PSNR %s", self.step, row["lr"], row["loss"], row["train_psnr"])
+                evaluated = row is not None and any(k.startswith("val_") for k in row)
+                if self.step % ckpt_every == 0 or evaluated:
+                    self.save()
+                if evaluated:
+                    plot_curve(rows, self.val_snrs, self.out / "curve.png", title)
+        finally:
+            bar.close()
+            self.save(done=self.step >= steps)
+            _write_curve(self.out / "curve.csv", rows, self.val_snrs)
+            plot_curve(rows, self.val_snrs, self.out / "curve.png", title)
+
+
+def train(cfg: dict) -> Path:
+    """Run (or resume) one training run; return its folder."""
+    run = TrainingRun(cfg)
+    if run.finished():
+        print(f"{run.name} already trained for {cfg['steps']} steps or more (steps={cfg['steps']}): nothing to do", file=sys.stderr)
+        return run.out
+    run.setup()
+    run.out.mkdir(parents=True, exist_ok=True)
+    logfile = logging.FileHandler(run.out / "train.log")
+    logfile.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+    log.addHandler(logfile)
+    log.setLevel(logging.INFO)
     stop = _Stop()
     old = {s: signal.signal(s, stop) for s in (signal.SIGTERM, signal.SIGINT)}
-    bs, log_every = int(cfg["batch_size"]), int(cfg.get("log_every", 25))
-    ckpt_every, eval_every = int(cfg.get("ckpt_every", 100)), int(cfg.get("eval_every", 500))
-    clip = cfg.get("grad_clip")
-    model.train()
-    acc_loss, acc_psnr, acc_n = 0.0, 0.0, 0
-    bar = tqdm(total=steps, initial=step, desc=name, unit="step", dynamic_ncols=True, disable=not cfg.get("progress", True), mininterval=1.0 if sys.stderr.isatty() else 60.0)
     try:
-        while step < steps and not stop.flag:
-            t0 = time.time()
-            lr = lr_at(step, cfg)
-            for group in opt.param_groups:
-                group["lr"] = lr
-            x = sampler.sample(bs).to(device, non_blocking=True)
-            snr = (lo + (hi - lo) * torch.rand(bs, generator=sampler.generator)).to(device)
-            ratio = model.ratios[int(torch.randint(len(model.ratios), (1,), generator=sampler.generator))] if len(model.ratios) > 1 else None
-            with torch.autocast(device_type=device.type, dtype=amp_dtype, enabled=use_amp):
-                rec, _ = model(x, channel, snr, noise, ratio)
-            rec = rec.float()
-            mse = (rec - x).square().flatten(1).mean(1)
-            loss = ms_ssim_loss(x, rec) if cfg.get("loss", "mse") == "ms_ssim" else mse.mean()
-            opt.zero_grad(set_to_none=True)
-            scaler.scale(loss).backward()
-            if clip:
-                scaler.unscale_(opt)
-                torch.nn.utils.clip_grad_norm_(model.parameters(), float(clip))
-            scaler.step(opt)
-            scaler.update()
-            step += 1
-            wall += time.time() - t0
-            acc_loss += float(loss.detach())
-            acc_psnr += float((10 * torch.log10(1.0 / mse.detach().clamp_min(1e-10))).mean())
-            acc_n += 1
-            bar.update(1)
-            row = None
-            if step % log_every == 0 or step == steps:
-                row = {"step": step, "wall_s": f"{wall:.1f}", "lr": f"{lr:.3g}", "loss": f"{acc_loss / acc_n:.6f}", "train_psnr": f"{acc_psnr / acc_n:.3f}"}
-                bar.set_postfix(loss=f"{acc_loss / acc_n:.5f}", psnr=f"{acc_psnr / acc_n:.2f}")
-                acc_loss, acc_psnr, acc_n = 0.0, 0.0, 0
-            if val_items and val_snrs and (step % eval_every == 0 or step == steps):
-                row = row or {"step": step, "wall_s": f"{wall:.1f}", "lr": f"{lr:.3g}"}
-                row.update(validate())
-                log.info("step %d: validation PSNR %s (wall %.0f s)", step, last_val, wall)
-            if row is not None:
-                rows.append(row)
-                _write_curve(out / "curve.csv", rows, val_snrs)
-                if "train_psnr" in row:
-                    log.info("step %d lr %s loss %s train PSNR %s", step, row["lr"], row["loss"], row["train_psnr"])
-            evaluated = row is not None and any(k.startswith("val_") for k in row)
-            if step % ckpt_every == 0 or evaluated:
-                save()
-            if evaluated:
-                plot_curve(rows, val_snrs, out / "curve.png", f"{name}: {model.name} {model.config}")
+        run.resume_or_start()
+        run.loop(stop)
     finally:
-        bar.close()
-        save(done=step >= steps)
-        _write_curve(out / "curve.csv", rows, val_snrs)
-        plot_curve(rows, val_snrs, out / "curve.png", f"{name}: {model.name} {model.config}")
         for s, h in old.items():
             signal.signal(s, h)
         log.removeHandler(logfile)
         logfile.close()
     if stop.flag:
-        log.warning("interrupted at step %d: checkpoint saved; run the same command again to resume", step)
-        print(f"interrupted at step {step}; checkpoint {ckpt_path}; rerun the same command to resume", file=sys.stderr)
+        log.warning("interrupted at step %d: checkpoint saved; run the same command again to resume", run.step)
+        print(f"interrupted at step {run.step}; checkpoint {run.ckpt_path}; rerun the same command to resume", file=sys.stderr)
     else:
-        log.info("finished %s: %d steps, %.0f s", name, step, wall)
-    return out
+        log.info("finished %s: %d steps, %.0f s", run.name, run.step, run.wall)
+    return run.out

@@ -100,7 +100,7 @@ def run(argv: list[str]) -> int:
         import pandas as pd
 
         from semcom.meta.agreement import format_agreement, write_agreement
-        from semcom.results import collect
+        from semcom.report.outputs import collect
 
         src = Path(args.folder)
         df = pd.read_parquet(src) if src.suffix == ".parquet" else collect(src)
@@ -110,7 +110,7 @@ def run(argv: list[str]) -> int:
         print(format_agreement(pd.read_csv(written["agreement"])))
         print(f"agreement: {written['agreement']}")
     else:
-        from semcom.results import collect
+        from semcom.report.outputs import collect
         from semcom.transforms.separation import format_table, write_separation
 
         written = write_separation(collect(args.folder), args.out or args.folder, n_boot=args.n_boot)

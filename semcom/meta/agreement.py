@@ -29,27 +29,16 @@ import pandas as pd
 from scipy import stats
 
 from semcom.errors import SemcomError
-from semcom.results import NON_METRIC, POINT_COLUMNS
-
-#: Companion columns that are not metrics of their own (a metric's P/R, detection's mean IoU).
-_COMPANIONS = ("_p", "_r", "_miou", "_ci95", "_n")
-
+from semcom.report.summary import higher_is_better, metric_names
+from semcom.store.keys import POINT_COLUMNS
 
 def metric_columns(df: pd.DataFrame) -> list[str]:
-    """Numeric columns of a result table that hold a metric (the schema's non-metric columns out)."""
-    out = []
-    for c in df.columns:
-        if c in NON_METRIC or c.endswith(_COMPANIONS) or c in ("transform", "family", "strength", "decoder"):
-            continue
-        if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c]):
-            out.append(c)
-    return out
+    """The metrics of a result table (their main columns; companions such as ``vitscore_p`` out)."""
+    return metric_names(df)
 
 
 def _oriented(df: pd.DataFrame, names: list[str]) -> pd.DataFrame:
-    from semcom.transforms.separation import higher_is_better
-
-    return pd.DataFrame({m: df[m].astype(float) * (1.0 if higher_is_better(m) else -1.0) for m in names}, index=df.index)
+    return pd.DataFrame({m: df[m].astype(float) * (1.0 if higher_is_better(df, m) else -1.0) for m in names}, index=df.index)
 
 
 def _pair_stat(a: np.ndarray, b: np.ndarray, fn) -> float:

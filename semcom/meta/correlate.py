@@ -74,7 +74,7 @@ def score_pairs(ratings: pd.DataFrame, metrics: list, device: str | torch.device
 
 def correlation_table(scores: pd.DataFrame, metrics: list[str], n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """One row per metric column of ``scores`` against its ``score`` column (see module doc)."""
-    from semcom.transforms.separation import higher_is_better
+    from semcom.report.summary import higher_is_better
 
     rows = []
     for m in metrics:
@@ -82,7 +82,7 @@ def correlation_table(scores: pd.DataFrame, metrics: list[str], n_boot: int = 10
         row = {"metric": m, **correlations(x, y)}
         for k, (lo, hi) in bootstrap_intervals(x, y, n_boot=n_boot, seed=seed).items():
             row[f"{k}_lo"], row[f"{k}_hi"] = lo, hi
-        row["higher_is_better"] = higher_is_better(m)
+        row["higher_is_better"] = higher_is_better(scores, m)
         rows.append(row)
     cols = ["metric", "n", "srocc", "srocc_lo", "srocc_hi", "krocc", "krocc_lo", "krocc_hi", "plcc", "plcc_lo", "plcc_hi",
             "plcc_fit", "higher_is_better"]
@@ -122,7 +122,7 @@ def correlate(ratings_path: str | Path, metric_names: list[str], out_dir: str | 
     Returns the written paths by name (``scores``, ``correlation``, figure file names).
     """
     from semcom.plot import save_figure
-    from semcom.results import write_table
+    from semcom.report.outputs import write_table
 
     ratings = load_ratings(ratings_path)
     metrics = metrics if metrics is not None else build_metrics(metric_names, metric_params)

@@ -14,10 +14,10 @@ an explicit list is strict (a missing checkpoint is an error); ``default`` (DEFA
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Mapping
 
 from semcom.errors import SemcomError
+from semcom.registry import METRICS
 from semcom.metrics.base import Metric, SetMetric
 from semcom.metrics.clip import CLIPSimilarity
 from semcom.metrics.detection import DetectionAgreement
@@ -28,60 +28,69 @@ from semcom.metrics.pixel import MSSSIM, PSNR, SSIM
 from semcom.metrics.sess import SeSS, SeSSLite
 from semcom.metrics.vitscore import ViTScore
 
-METRICS: dict[str, Callable[..., Metric]] = {
-    "psnr": PSNR,
-    "ssim": SSIM,
-    "ms_ssim": MSSSIM,
-    "lpips": LPIPS,
-    "lpips_vgg": partial(LPIPS, net="vgg"),
-    "dists": DISTS,
-    "fid": FID,
-    "kid": KID,
-    "is": InceptionScore,
-    # semantic (optional extra `semantic`: transformers, onnxruntime); see README "Semantic metrics"
-    "vitscore": ViTScore,
-    "clip": CLIPSimilarity,
-    "sess": SeSS,
-    "sess_lite": SeSSLite,
-    "detection": DetectionAgreement,
-}
-
 #: ``metrics=default``: cheap enough for the default job on 2 CPU cores (see README, measured costs).
 DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "lpips")
-#: Config words that select a set of metrics, keeping only those whose weights resolve.
-SELECTORS = {"default": DEFAULT_METRICS, "all": tuple(METRICS)}
 
 
-def get_metric(name: str, **params) -> Metric:
-    """The metric registered under ``name``; SemcomError listing the valid names otherwise."""
-    if name not in METRICS:
-        raise SemcomError(f"unknown metric {name!r}: choose from {', '.join(sorted(METRICS))}, or metrics=all / metrics=default")
-    return METRICS[name](**params)
+def selectors() -> dict[str, tuple[str, ...]]:
+    """Config words that select a set of metrics, keeping only those whose weights resolve:
+    ``default`` (:data:`DEFAULT_METRICS`) and ``all`` (every registered name, plugins included)."""
+    return {"default": DEFAULT_METRICS, "all": tuple(METRICS.names())}
+
+
+def get_metric(spec: str | Mapping, **params) -> Metric:
+    """The metric named ``spec`` (built-in or plugin), or a ``{_target_: ..., **params}`` node naming
+    any :class:`Metric` subclass; SemcomError listing the valid names otherwise."""
+    return METRICS.build(spec, **params)
 
 
 def metric_names() -> list[str]:
-    return sorted(METRICS)
+    return METRICS.names()
 
 
-def metric_list(spec) -> tuple[list[str], bool]:
-    """(names, lenient) for a config value: a list of names (strict), or ``default`` / ``all``
-    (lenient: metrics whose weights do not resolve are skipped). Unknown names raise."""
+def spec_name(spec: str | Mapping) -> str:
+    """The result column a metric spec writes: the name itself, or the ``name`` class attribute of
+    a ``_target_`` node's class."""
     if isinstance(spec, str):
-        spec = SELECTORS[spec] if spec in SELECTORS else [spec]
+        return spec
+    if isinstance(spec, Mapping) and spec.get("_target_"):
+        from semcom.registry import import_object
+
+        cls = import_object(spec["_target_"], "metric")
+        name = getattr(cls, "name", None)
+        if not isinstance(name, str) or not name or name == "metric":
+            raise SemcomError(f"metric {spec['_target_']}: has no name: set the class attribute name = '...' (its result column)")
+        return name
+    raise SemcomError(f"metric {spec!r} is neither a name nor a {{_target_: ...}} node")
+
+
+def metric_list(spec) -> tuple[list[str | Mapping], bool]:
+    """(specs, lenient) for a config value: a list of names or ``_target_`` nodes (strict), or
+    ``default`` / ``all`` (lenient: metrics whose weights do not resolve are skipped). Unknown
+    names raise."""
+    groups = selectors()
+    if isinstance(spec, str):
+        spec = groups[spec] if spec in groups else [spec]
         lenient = isinstance(spec, tuple)
+    elif isinstance(spec, Mapping):
+        spec, lenient = [spec], False
     else:
         spec = list(spec)
         lenient = False
     if not spec:
         raise SemcomError("metrics is empty: choose at least one, e.g. metrics=[psnr,ssim,ms_ssim] or metrics=all")
-    names: list[str] = []
-    for name in spec:
-        if name in SELECTORS:
-            raise SemcomError(f"metrics={name} selects a set of metrics on its own: write metrics={name}, not inside a list")
-        get_metric(name)  # raises with the list of valid names
-        if name not in names:
-            names.append(name)
-    return names, lenient
+    out: list[str | Mapping] = []
+    seen: set[str] = set()
+    for item in spec:
+        if isinstance(item, str) and item in groups:
+            raise SemcomError(f"metrics={item} selects a set of metrics on its own: write metrics={item}, not inside a list")
+        if isinstance(item, str):
+            METRICS.entry(item)  # raises with the list of valid names
+        name = spec_name(item)
+        if name not in seen:
+            seen.add(name)
+            out.append(item)
+    return out, lenient
 
 
 def select_metrics(spec, params: dict | None = None) -> tuple[list[Metric], dict[str, str]]:
@@ -90,21 +99,19 @@ def select_metrics(spec, params: dict | None = None) -> tuple[list[Metric], dict
     ``params``: ``{metric name: {keyword: value}}`` passed to the metric's constructor (the
     config's ``metric_params``, e.g. ``{"sess_lite": {"params": "fitted.yaml"}}``).
     """
-    names, lenient = metric_list(spec)
+    specs, lenient = metric_list(spec)
+    names = [spec_name(s) for s in specs]
     params = dict(params or {})
     stray = sorted(set(params) - set(names))
     if stray:
         raise SemcomError(f"metric_params names {', '.join(stray)}, which is not among the selected metrics ({', '.join(names)}): "
                           "add it to metrics=[...] or drop its metric_params entry")
     chosen, skipped = [], {}
-    for name in names:
+    for name, item in zip(names, specs):
         kwargs = params.get(name) or {}
         if not isinstance(kwargs, dict):
             raise SemcomError(f"metric_params.{name} must map keyword names to values, e.g. metric_params.{name}.params=fitted.yaml")
-        try:
-            metric = get_metric(name, **kwargs)
-        except TypeError as exc:
-            raise SemcomError(f"bad metric_params for {name}: {exc}") from None
+        metric = get_metric(item, **kwargs)
         try:
             metric.load()
         except SemcomError as exc:
@@ -117,6 +124,6 @@ def select_metrics(spec, params: dict | None = None) -> tuple[list[Metric], dict
 
 
 __all__ = [
-    "DEFAULT_METRICS", "DISTS", "CLIPSimilarity", "DetectionAgreement", "SeSS", "SeSSLite", "ViTScore", "FID", "KID", "LPIPS", "METRICS", "MSSSIM", "InceptionScore", "Metric", "PSNR", "SSIM",
+    "DEFAULT_METRICS", "DISTS", "CLIPSimilarity", "DetectionAgreement", "SeSS", "SeSSLite", "ViTScore", "FID", "KID", "LPIPS", "MSSSIM", "InceptionScore", "Metric", "PSNR", "SSIM",
     "SetMetric", "get_metric", "metric_list", "metric_names", "select_metrics",
 ]

@@ -5,6 +5,11 @@ A per-image metric is called as ``metric(reference, reconstruction)`` on float32
 column), ``higher_is_better``, and ``checkpoint`` (the weights it used, ``<registry name>@<sha256
 prefix>`` joined by ``+``, or None), and states its conventions in its docstring.
 
+Every metric declares what the result store and the figures need to know about it
+(:meth:`Metric.declaration`): ``label`` and ``unit`` (axis label), ``range`` (the values a score
+can take; confidence bands are clipped to it) and ``companions`` (extra result columns
+``<name>_<part>`` that one scoring pass writes, e.g. ViTScore's precision and recall).
+
 Metrics with weights resolve them in :meth:`Metric.load` (called on first use; the runner calls
 it up front so that a missing checkpoint is reported before any work). A metric whose reference
 side is costly (LPIPS, DISTS: a network pass) splits the work: ``state = prepare(reference)``
@@ -32,6 +37,23 @@ class Metric:
     deterministic: bool = True
     #: registry names (semcom.weights) of the checkpoints :meth:`load` resolves.
     weights: tuple[str, ...] = ()
+    #: axis label (default: the name in capitals) and unit ("" for unitless scores).
+    label: str = ""
+    unit: str = ""
+    #: (lowest, highest) value a score can take.
+    range: tuple[float, float] = (float("-inf"), float("inf"))
+    #: suffixes of companion columns written beside ``name`` (``("p", "r")``: ``<name>_p``, ``<name>_r``).
+    companions: tuple[str, ...] = ()
+
+    def columns(self) -> list[str]:
+        """The result columns one scoring pass writes: ``name`` and its companions."""
+        return [self.name, *(f"{self.name}_{c}" for c in self.companions)]
+
+    def declaration(self) -> dict:
+        """What the result store records about this metric's columns (see the module docstring)."""
+        lo, hi = self.range
+        return {"columns": self.columns(), "label": self.label or self.name.upper(), "unit": self.unit,
+                "range": [lo, hi], "higher_is_better": bool(self.higher_is_better), "per_image": bool(self.per_image)}
 
     def load(self) -> "Metric":
         """Resolve checkpoints and build networks (idempotent); SemcomError if weights are missing."""

@@ -93,6 +93,8 @@ class CLIPSimilarity(Metric):
     """``max(100 cos, 0)`` of the CLIP embeddings of reference and reconstruction, (N,) in [0, 100]."""
 
     name = "clip"
+    label = "CLIP similarity"
+    range = (0.0, 100.0)
     higher_is_better = True
 
     def __init__(self, model: str = "clip/vit-b-32", size: int | None = None, network=None):

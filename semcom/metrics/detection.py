@@ -175,6 +175,9 @@ class DetectionAgreement(Metric):
     """
 
     name = "detection"
+    label = "detection agreement"
+    range = (0.0, 1.0)
+    companions = ("miou",)
     higher_is_better = True
     weights = ("yolox/nano",)
 

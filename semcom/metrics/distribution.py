@@ -177,6 +177,8 @@ class FID(_InceptionSetMetric):
     """
 
     name = "fid"
+    label = "FID (biased at small n)"
+    range = (0.0, float("inf"))
     higher_is_better = False
 
     def compute_from(self, reference_features, reconstruction_features) -> dict:
@@ -193,6 +195,7 @@ class KID(_InceptionSetMetric):
     """
 
     name = "kid"
+    label = "KID"
     higher_is_better = False
 
     def __init__(self, subsets: int = 100, subset_size: int = 1000, seed: int = 0):
@@ -212,6 +215,8 @@ class InceptionScore(_InceptionSetMetric):
     """
 
     name = "is"
+    label = "Inception Score"
+    range = (1.0, float("inf"))
     higher_is_better = True
     uses_reference = False
     checkpoint_name = "inception/logits"

@@ -123,6 +123,8 @@ class DISTS(Metric):
     """DISTS distance, (N,) for (N, 3, H, W) float images in [0, 1]; lower is better."""
 
     name = "dists"
+    label = "DISTS"
+    range = (0.0, 1.0)
     higher_is_better = False
     weights = ("torchvision/vgg16", "dists/alpha-beta")
 

@@ -86,6 +86,7 @@ class LPIPS(Metric):
     """
 
     higher_is_better = False
+    range = (0.0, float("inf"))
 
     def __init__(self, net: str = "alex"):
         if net not in _NETS:
@@ -94,6 +95,7 @@ class LPIPS(Metric):
             raise SemcomError(f"LPIPS net {net!r} is unknown: choose alex or vgg")
         self.net_name = net
         self.name = "lpips" if net == "alex" else f"lpips_{net}"
+        self.label = f"LPIPS ({net})"
         self.weights = (_NETS[net][2], _NETS[net][3])
         self._net: LPIPSNet | None = None
 

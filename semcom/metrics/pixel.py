@@ -30,6 +30,9 @@ class PSNR(Metric):
     """10 log10(1 / MSE), peak 1, MSE per image over all pixels and channels, dB."""
 
     name = "psnr"
+    label = "PSNR"
+    unit = "dB"
+    range = (0.0, 100.0)
     higher_is_better = True
 
     def compute_batch(self, reference, reconstruction):
@@ -43,6 +46,8 @@ class SSIM(Metric):
     """SSIM, Gaussian window 11 / sigma 1.5, K = (0.01, 0.03), data range 1, RGB averaged."""
 
     name = "ssim"
+    label = "SSIM"
+    range = (-1.0, 1.0)
     higher_is_better = True
 
     def compute_batch(self, reference, reconstruction):
@@ -56,6 +61,8 @@ class MSSSIM(Metric):
     warning that says so (the 4 downsamplings leave too few pixels for the 11-tap window)."""
 
     name = "ms_ssim"
+    label = "MS-SSIM"
+    range = (0.0, 1.0)
     higher_is_better = True
     _warned: set = set()
 

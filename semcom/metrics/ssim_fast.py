@@ -20,7 +20,6 @@ any other device: grouped convolutions as before.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 

@@ -103,6 +103,9 @@ class ViTScore(Metric):
     """
 
     name = "vitscore"
+    label = "ViTScore"
+    range = (-1.0, 1.0)
+    companions = ("p", "r")
     higher_is_better = True
 
     def __init__(self, model: str = "dinov2/small", layer: int = -1, cls: bool = False, size: int = 224, crop: bool = False,

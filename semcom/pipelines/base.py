@@ -11,13 +11,18 @@ shows::
 A pipeline that makes a choice per SNR over the whole dataset (the best-MCS envelope) may also
 have ``prepare(images, snr_points, channel, rng_for)``, which the runner calls once before the
 first batch with every image of the job and ``rng_for(i, snr)``, the generator it will pass.
-Pipelines are built from a config node ``{kind: ..., name: ..., **params}`` by
-:func:`build_pipeline`; kinds register with :func:`register_pipeline`.
+Pipelines are built from a config node ``{kind: ..., name: ..., **params}`` (or
+``{_target_: mypkg.MyPipeline, **params}``) by :func:`build_pipeline`; the kinds are in
+:data:`semcom.registry.PIPELINES`. :class:`PipelineBase` is the shared base: the keywords semcom
+passes to every pipeline (``ratio``, ``fallback``, ``device``, ``encodings``), the declarations the
+result store and the figures read (:attr:`~PipelineBase.extra_columns`,
+:attr:`~PipelineBase.bound`, :attr:`~PipelineBase.label`), and the assembly of a
+:class:`Transmission` from per-image lists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
@@ -53,13 +58,31 @@ class Transmission:
     extras: dict[str, list] = field(default_factory=dict)
 
     def __post_init__(self):
-        n = self.reconstructions.shape[0]
+        rec = self.reconstructions
+        if not isinstance(rec, torch.Tensor) or rec.dim() != 4 or rec.shape[1] != 3 or not rec.is_floating_point():
+            got = f"{tuple(rec.shape)} {rec.dtype}" if isinstance(rec, torch.Tensor) else type(rec).__name__
+            raise ValueError(f"Transmission.reconstructions must be a float (N, 3, H, W) tensor in [0, 1], got {got}")
+        n = rec.shape[0]
         for name in ("bits", "channel_uses", "failed"):
-            if getattr(self, name).shape != (n,):
-                raise ValueError(f"Transmission.{name} must have shape ({n},), got {tuple(getattr(self, name).shape)}")
+            value = getattr(self, name)
+            if not isinstance(value, torch.Tensor) or value.shape != (n,):
+                got = tuple(value.shape) if isinstance(value, torch.Tensor) else type(value).__name__
+                raise ValueError(f"Transmission.{name} must be a tensor of shape ({n},), got {got}")
         for key, values in self.extras.items():
             if len(values) != n:
                 raise ValueError(f"Transmission.extras[{key!r}] has {len(values)} values for {n} images")
+
+    @classmethod
+    def from_lists(cls, reconstructions: list[torch.Tensor], bits: list[int], channel_uses: list[int], failed: list[bool],
+                   extras: Mapping[str, list] | None = None) -> "Transmission":
+        """A Transmission from per-image lists: reconstructions (3, H, W) float32, the rest scalars."""
+        return cls(
+            reconstructions=torch.stack(reconstructions),
+            bits=torch.tensor(bits, dtype=torch.int64),
+            channel_uses=torch.tensor(channel_uses, dtype=torch.int64),
+            failed=torch.tensor(failed, dtype=torch.bool),
+            extras={k: list(v) for k, v in (extras or {}).items()},
+        )
 
 
 @runtime_checkable
@@ -74,45 +97,67 @@ class Pipeline(Protocol):
     def params(self) -> dict[str, Any]: ...
 
 
-_KINDS: dict[str, Callable[..., Pipeline]] = {}
+class PipelineBase:
+    """Base class of the built-in pipelines, and the easiest start for your own.
+
+    Subclasses implement :meth:`transmit` and extend :meth:`params`; semcom builds them with the
+    config node's keyword arguments plus these keywords:
+
+    Args:
+        name: pipeline name in result rows.
+        ratio: bandwidth ratio rho = complex channel uses / (3 H W).
+        fallback: receiver image for a lost transmission, ``grey`` | ``black`` | ``corrupt``.
+        device: torch device of the computation.
+        encodings: the source-encoding cache of the job (:class:`semcom.codecs.base.EncodingCache`),
+            for pipelines that run a source codec; None: the process-wide cache.
+
+    Declarations read by the result store and the figures:
+        extra_columns: names of the per-image extra columns (``Transmission.extras`` keys).
+        bound: an ideal bound (a capacity-achieving code), drawn dashed; not a real chain.
+        uses_dataset: the rows depend on the job's other images (a choice over the whole dataset,
+            as the best-MCS envelope makes in ``prepare``), so they are keyed with the dataset's
+            content digest.
+    """
+
+    kind = "custom"
+    extra_columns: tuple[str, ...] = ()
+    bound = False
+    uses_dataset = False
+
+    def __init__(self, name: str, *, ratio: float, fallback: str = "grey", device: str | torch.device = "cpu", encodings=None):
+        if not isinstance(name, str) or not name:
+            raise SemcomError(f"pipeline {type(self).__name__}: name={name!r} must be a non-empty string (it names the rows)")
+        if fallback not in FALLBACKS:
+            raise SemcomError(f"fallback={fallback!r} is unknown: choose one of {', '.join(FALLBACKS)}")
+        self.name = name
+        self.ratio = float(ratio)
+        self.fallback = fallback
+        self.device = torch.device(device)
+        self.encodings = encodings
+
+    @property
+    def label(self) -> str:
+        """Display name in figures (default: the row name)."""
+        return self.name
+
+    def params(self) -> dict[str, Any]:
+        """Every setting that determines the rows (recorded in them and part of their identity)."""
+        return {"fallback": self.fallback}
+
+    def transmit(self, images: torch.Tensor, snr_db: float | torch.Tensor, channel: Channel, rng: Rng) -> Transmission:
+        raise NotImplementedError
 
 
-def register_pipeline(kind: str):
-    """Class decorator: make a pipeline class buildable from configs with ``kind: <kind>``."""
+def build_pipeline(cfg: Mapping, ratio: float, fallback: str = "grey", device: str | torch.device = "cpu", encodings=None) -> Pipeline:
+    """Pipeline from its config node: ``{kind: ..., name: ..., **params}`` (a registered kind) or
+    ``{_target_: mypkg.MyPipeline, **params}`` (any importable class); semcom adds ``ratio``,
+    ``fallback``, ``device`` and ``encodings`` where the constructor takes them."""
+    from semcom.registry import PIPELINES
 
-    def deco(cls):
-        _KINDS[kind] = cls
-        return cls
-
-    return deco
-
-
-def pipeline_kinds() -> list[str]:
-    _import_builtin_kinds()
-    return sorted(_KINDS)
-
-
-def _import_builtin_kinds() -> None:
-    # Importing the modules registers their kinds.
-    import semcom.pipelines.capacity_bound  # noqa: F401
-    import semcom.pipelines.learned  # noqa: F401
-    import semcom.pipelines.separate  # noqa: F401
-    import semcom.pipelines.transform  # noqa: F401
-
-
-def build_pipeline(cfg: Mapping, ratio: float, fallback: str = "grey", device: str | torch.device = "cpu") -> Pipeline:
-    """Pipeline from its config node (``kind``, ``name`` and the kind's keyword parameters)."""
-    _import_builtin_kinds()
-    params = dict(cfg)
-    kind = params.pop("kind", None)
-    if kind not in _KINDS:
-        raise SemcomError(f"unknown pipeline kind {kind!r} in pipeline config: known kinds are {', '.join(sorted(_KINDS))}")
     if fallback not in FALLBACKS:
         raise SemcomError(f"fallback={fallback!r} is unknown: choose one of {', '.join(FALLBACKS)}")
-    try:
-        return _KINDS[kind](ratio=ratio, fallback=fallback, device=device, **params)
-    except TypeError as exc:
-        raise SemcomError(f"bad parameters for pipeline {params.get('name', kind)!r}: {exc}") from None
+    context = {"ratio": float(ratio), "fallback": fallback, "device": device, "encodings": encodings}
+    return PIPELINES.build(dict(cfg), context=context)
 
 
 def fallback_image(policy: str, shape: tuple[int, ...]) -> torch.Tensor:

@@ -20,24 +20,30 @@ from semcom.channels.capacity import instantaneous_capacity_bits
 from semcom.channels.base import Channel
 from semcom.codecs import build_codec, fit_to_budget
 from semcom.conventions import channel_uses
-from semcom.pipelines.base import Transmission, fallback_image, from_uint8, register_pipeline, to_uint8
+from semcom.pipelines.base import PipelineBase, Transmission, fallback_image, from_uint8, to_uint8
 from semcom.randomness import Rng
 
 
-@register_pipeline("capacity")
-class CapacityBound:
-    """Source codec at the channel's capacity (ideal error-free code)."""
+class CapacityBound(PipelineBase):
+    """Source codec at the channel's capacity (ideal error-free code).
+
+    Args:
+        name: pipeline name in result rows.
+        codec: source codec name or ``{_target_: ...}`` node (:func:`semcom.codecs.build_codec`);
+            ``codec_params`` passed to it.
+        ratio, fallback, device, encodings: see :class:`~semcom.pipelines.base.PipelineBase`.
+    """
 
     kind = "capacity"
+    bound = True
+    extra_columns = ("quality", "capacity_bits", "codec")
 
-    def __init__(self, name: str, codec: str = "jpeg", codec_params: dict | None = None, *, ratio: float, fallback: str = "grey", device="cpu"):
-        self.name = name
-        self.ratio = float(ratio)
-        self.fallback = fallback
-        self.codec = build_codec(codec, device=device, **dict(codec_params or {}))
+    def __init__(self, name: str, codec: str = "jpeg", codec_params: dict | None = None, **common):
+        super().__init__(name, **common)
+        self.codec = build_codec(codec, device=self.device, **dict(codec_params or {}))
 
     def params(self) -> dict:
-        return {"codec": self.codec.implementation, "fallback": self.fallback}
+        return {"codec": self.codec.implementation, **super().params()}
 
     def budget_bits(self, height: int, width: int, snr_db: float, channel: Channel, rng: Rng) -> tuple[float, int]:
         """(capacity bits, channel uses) for one image; draws the fading gains from ``rng``."""
@@ -55,7 +61,7 @@ class CapacityBound:
         for i in range(n_img):
             row_rng = [rng[i]] if not isinstance(rng, torch.Generator) else rng
             budget, n_cu = self.budget_bits(height, width, float(snrs[i]), channel, row_rng)
-            enc = fit_to_budget(self.codec, arrays[i], budget)
+            enc = fit_to_budget(self.codec, arrays[i], budget, self.encodings)
             if enc is None:
                 recs.append(fallback_image(self.fallback, (3, height, width)))
                 sent.append(0)
@@ -71,10 +77,4 @@ class CapacityBound:
             extras["quality"].append(enc.quality if enc is not None else None)
             extras["capacity_bits"].append(budget)
             extras["codec"].append(self.codec.implementation)
-        return Transmission(
-            reconstructions=torch.stack(recs),
-            bits=torch.tensor(sent, dtype=torch.int64),
-            channel_uses=torch.tensor(uses, dtype=torch.int64),
-            failed=torch.tensor(failed, dtype=torch.bool),
-            extras=dict(extras),
-        )
+        return Transmission.from_lists(recs, sent, uses, failed, extras)

@@ -1,12 +1,15 @@
 """The ``learned`` pipeline kind: a trained JSCC model between the images and the channel.
 
-Config (``semcom/conf/pipeline/deepjscc.yaml`` and siblings)::
+Config (``semcom/conf/pipeline/deepjscc.yaml`` and siblings, ``learned.yaml`` for any checkpoint)::
 
     kind: learned
-    name: deepjscc
-    model: deepjscc                       # the architecture the checkpoint must hold
-    checkpoint: deepjscc-awgn-r1_16       # shipped name, semcom.weights name, or a .pt path
+    name: deepjscc                        # row name; null: the checkpoint's name (its run folder)
+    model: deepjscc                       # the architecture the checkpoint must hold (null: any)
+    checkpoint: deepjscc-awgn-r1_16       # shipped name, a .pt file, a training run folder, or a semcom.weights name
     side_info: effective                  # decoder SNR input: effective (after ZF) | nominal
+
+The checkpoint records the model's class (import path) and constructor arguments, so any model,
+yours included, is rebuilt from it with nothing else given.
 
 Per batch: encoder (nominal SNR for SNR-adaptive encoders) -> per-image unit power -> the
 channel with the per-image generators of the runner (the same noise and fading any other chain
@@ -23,47 +26,58 @@ import torch
 
 from semcom.channels.base import Channel
 from semcom.errors import SemcomError
-from semcom.jscc.base import _fraction, as_snr_tensor, side_snr_db
+from semcom.jscc.base import JSCCModel, _fraction, as_snr_tensor, side_snr_db
 from semcom.jscc.checkpoints import load_checkpoint, shipped, trained_channel
 from semcom.jscc.gdn import GDN_SOURCE
-from semcom.pipelines.base import Transmission, register_pipeline
+from semcom.jscc.models import model_name, model_target, weights_digest
+from semcom.pipelines.base import PipelineBase, Transmission
 from semcom.randomness import Rng
 
 SIDE_INFO = ("effective", "nominal")
 
 
-@register_pipeline("learned")
-class LearnedPipeline:
+class LearnedPipeline(PipelineBase):
     """A learned JSCC model loaded from ``checkpoint``; see the module docstring."""
 
     kind = "learned"
 
-    def __init__(self, name: str, checkpoint: str, model: str | None = None, side_info: str = "effective", *, ratio: float, fallback: str = "grey", device="cpu"):
-        self.name = name
-        self.ratio = float(ratio)
-        self.fallback = fallback
-        self.device = torch.device(device)
+    def __init__(self, checkpoint: str | JSCCModel, name: str | None = None, model: str | None = None, side_info: str = "effective",
+                 **common):
         if side_info not in SIDE_INFO:
             raise SemcomError(f"pipeline.side_info={side_info!r} is unknown: choose {' or '.join(SIDE_INFO)}")
+        device = torch.device(common.get("device", "cpu"))
+        if isinstance(checkpoint, JSCCModel):  # a model object (the Python API): identified by its weights
+            self.checkpoint = ""
+            self.model = checkpoint.to(device).eval()
+            self.meta = {"name": model_name(checkpoint), "sha256": weights_digest(checkpoint)}
+        else:
+            self.checkpoint = str(checkpoint) if checkpoint else ""
+            self.model, self.meta = load_checkpoint(self.checkpoint, device)
+        super().__init__(name or str(self.meta["name"]), **common)
         self.side_info = side_info
-        self.checkpoint = str(checkpoint) if checkpoint else ""
-        self.model, self.meta = load_checkpoint(self.checkpoint, self.device)
-        if model and self.model.name != model:
-            raise SemcomError(f"checkpoint {self.checkpoint!r} holds a {self.model.name} model, not {model}: pick a {model} checkpoint or pipeline={self.model.name}")
-        if not any(abs(self.ratio - r) < 1e-9 for r in self.model.ratios):
-            trained = ", ".join(_fraction(r) for r in self.model.ratios)
-            others = [n for n, e in shipped().items() if e.model == self.model.name and any(abs(self.ratio - r) < 1e-9 for r in e.ratios)]
-            hint = f" (shipped: {', '.join(others)})" if others else ""
-            raise SemcomError(
-                f"checkpoint {self.checkpoint!r} was trained for ratio={trained}, but the job has ratio={_fraction(self.ratio)}: "
-                f"add ratio={_fraction(self.model.ratios[0])}, or choose a checkpoint trained for {_fraction(self.ratio)}{hint}"
-            )
+        held = model_name(self.model)
+        if model and held != model:
+            raise SemcomError(f"checkpoint {self.checkpoint!r} holds a {held} model, not {model}: pick a {model} checkpoint or pipeline={held}")
+        self._check_ratio()
+
+    def _check_ratio(self) -> None:
+        if any(abs(self.ratio - r) < 1e-9 for r in self.model.ratios):
+            return
+        trained = ", ".join(_fraction(r) for r in self.model.ratios)
+        held = model_name(self.model)
+        others = [n for n, e in shipped().items() if e.model == held and any(abs(self.ratio - r) < 1e-9 for r in e.ratios)]
+        hint = f" (shipped: {', '.join(others)})" if others else ""
+        raise SemcomError(
+            f"checkpoint {self.checkpoint!r} was trained for ratio={trained}, but the job has ratio={_fraction(self.ratio)}: "
+            f"add ratio={_fraction(self.model.ratios[0])}, or choose a checkpoint trained for {_fraction(self.ratio)}{hint}"
+        )
 
     def params(self) -> dict:
         return {
-            "model": self.model.name,
+            "model": model_name(self.model),
+            "model_target": model_target(self.model),
             "model_config": self.model.config,
-            "checkpoint_file": self.meta.get("path"),
+            "checkpoint_sha256": self.meta["sha256"],
             "trained_channel": trained_channel(self.meta.get("train_config")),
             "side_info": self.side_info,
             "gdn": GDN_SOURCE,
@@ -79,9 +93,5 @@ class LearnedPipeline:
         x_hat, _ = out.equalize("zf")
         dec_snr = side_snr_db(out) if self.side_info == "effective" else snr
         rec = self.model.decode(x_hat, layout, dec_snr)
-        return Transmission(
-            reconstructions=rec.cpu(),
-            bits=torch.zeros(n, dtype=torch.int64),
-            channel_uses=torch.full((n,), x.shape[1], dtype=torch.int64),
-            failed=torch.zeros(n, dtype=torch.bool),
-        )
+        return Transmission(rec.cpu(), torch.zeros(n, dtype=torch.int64), torch.full((n,), x.shape[1], dtype=torch.int64),
+                            torch.zeros(n, dtype=torch.bool))

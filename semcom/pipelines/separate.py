@@ -55,7 +55,7 @@ from semcom.fec.ldpc import LDPCBlockCode
 from semcom.fec.polar import PolarBlockCode
 from semcom.conventions import channel_uses, ebn0_db
 from semcom.errors import SemcomError
-from semcom.pipelines.base import Transmission, fallback_image, from_uint8, register_pipeline, to_uint8
+from semcom.pipelines.base import PipelineBase, Transmission, fallback_image, from_uint8, to_uint8
 from semcom.randomness import Rng
 
 log = logging.getLogger(__name__)
@@ -119,8 +119,7 @@ class _Link:
     demapper: Demapper
 
 
-@register_pipeline("separate")
-class SeparateChain:
+class SeparateChain(PipelineBase):
     """Source codec + 5G LDPC or polar (CRC per block) + QAM, one MCS or the best-MCS envelope.
 
     Args:
@@ -134,8 +133,7 @@ class SeparateChain:
         code_rate, qam: older spelling of a fixed ``mcs`` (not together with ``mcs``).
         codeword_bits: code block length n (default 4096 for LDPC, 1024 for polar).
         ldpc_iterations: BP iterations. polar_decoder / polar_list_size: ``SCL`` / 8.
-        ratio: bandwidth ratio rho.
-        fallback: ``grey`` | ``black`` | ``corrupt``.
+        ratio, fallback, device, encodings: see :class:`~semcom.pipelines.base.PipelineBase`.
         decoder: ``exact`` (BP decoding of every block) or ``abstraction`` (fast mode: each
             block fails with the probability that semcom's measured BLER table gives at the
             block's effective SNR, :mod:`semcom.fec.abstraction`; LDPC only, channels constant over a
@@ -144,6 +142,8 @@ class SeparateChain:
     """
 
     kind = "separate"
+    extra_columns = ("quality", "codewords", "block_errors", "code", "code_rate", "qam", "ebn0_db", "mcs_policy",
+                     "mcs_decoded", "codec", "decoder")
 
     def __init__(
         self,
@@ -161,22 +161,16 @@ class SeparateChain:
         polar_list_size: int = 8,
         codec_params: dict | None = None,
         decoder: str = "exact",
-        *,
-        ratio: float,
-        fallback: str = "grey",
-        device: str | torch.device = "cpu",
+        **common,
     ):
-        self.name = name
-        self.ratio = float(ratio)
-        self.fallback = fallback
-        self.device = torch.device(device)
+        super().__init__(name, **common)
         if code not in CODE_FAMILIES:
             raise SemcomError(f"pipeline {name}: code={code!r} is unknown: choose one of {', '.join(CODE_FAMILIES)}")
         self.code_family = code
         self.codeword_bits = int(codeword_bits) if codeword_bits is not None else (4096 if code == "ldpc" else 1024)
         self.ldpc_iterations = int(ldpc_iterations)
         self.polar_decoder, self.polar_list_size = polar_decoder, int(polar_list_size)
-        self.codec = build_codec(codec, device=device, **dict(codec_params or {}))
+        self.codec = build_codec(codec, device=self.device, **dict(codec_params or {}))
         self.mcs = parse_mcs(mcs, code_rate, qam)
         if decoder not in DECODERS:
             raise SemcomError(f"pipeline {name}: decoder={decoder!r} is unknown: choose one of {', '.join(DECODERS)}")
@@ -185,11 +179,12 @@ class SeparateChain:
         if decoder == "abstraction":
             if code != "ldpc":
                 raise SemcomError(f"pipeline {name}: decoder=abstraction has BLER tables for code=ldpc only: use pipeline.decoder=exact")
-            if fallback == "corrupt":
+            if self.fallback == "corrupt":
                 raise SemcomError(f"pipeline {name}: decoder=abstraction does not produce erroneous bits, so fallback=corrupt "
                                   "cannot be simulated: use fallback=grey|black or pipeline.decoder=exact")
             self.name = f"{self.name}_abstraction"
         self.table = build_mcs_table(mcs_table) if self.mcs == "best" else [self.mcs]
+        self.uses_dataset = self.mcs == "best"  # the envelope's MCS is chosen over all the job's images
         self.mcs_table_spec = mcs_table
         self.mcs_metric = mcs_metric
         self._links: dict[MCS, _Link] = {}
@@ -266,7 +261,7 @@ class SeparateChain:
         for i in range(n_img):
             if max_layout is None or max_layout.count == 0:
                 continue
-            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity)
+            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity, self.encodings)
             if enc is None:
                 continue
             layout = link.code.layout(n_cu * m, payload_bits=enc.bits)
@@ -340,7 +335,7 @@ class SeparateChain:
         for i in range(n_img):
             if max_layout is None or max_layout.count == 0:
                 continue
-            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity)
+            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity, self.encodings)
             if enc is None:
                 continue
             layout = link.code.layout(n_cu * m, payload_bits=enc.bits)
@@ -408,13 +403,7 @@ class SeparateChain:
             extras["mcs_decoded"].append(decoded[i])
             extras["codec"].append(self.codec.implementation)
             extras["decoder"].append(self.decoder)
-        return Transmission(
-            reconstructions=torch.stack(recs),
-            bits=torch.tensor(sent_bits, dtype=torch.int64),
-            channel_uses=torch.tensor(uses, dtype=torch.int64),
-            failed=torch.tensor(failed, dtype=torch.bool),
-            extras=dict(extras),
-        )
+        return Transmission.from_lists(recs, sent_bits, uses, failed, extras)
 
     # ------------------------------------------------------------------ best-MCS envelope
     def prepare(self, images: Sequence[torch.Tensor], snr_points: Sequence[float], channel: Channel,
@@ -491,7 +480,7 @@ class SeparateChain:
             terms = []
             for a, d, f in zip(arrays, digests, fb):
                 lay = link.code.layout(channel_uses(self.ratio, *a.shape[:2]) * mcs.bits_per_symbol)
-                enc = fit_to_budget(self.codec, a, lay.payload_capacity) if lay is not None and lay.count else None
+                enc = fit_to_budget(self.codec, a, lay.payload_capacity, self.encodings) if lay is not None and lay.count else None
                 terms.append(max(f, self._error_free_quality(a, d, enc)))
             bounds.append((float(np.mean(terms)), mcs.spectral_efficiency, mcs, terms))
         bounds.sort(key=lambda b: (-b[0], -b[1]))

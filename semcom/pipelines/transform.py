@@ -28,22 +28,22 @@ import torch.nn.functional as F
 
 from semcom.channels.base import Channel
 from semcom.errors import SemcomError
-from semcom.pipelines.base import Transmission, register_pipeline
+from semcom.pipelines.base import PipelineBase, Transmission
 from semcom.randomness import Rng
 from semcom.transforms.ops import apply_transform, check_strength, get_transform
 
 
-@register_pipeline("transform")
-class TransformPipeline:
+class TransformPipeline(PipelineBase):
     """Applies ``transform`` at ``strength`` to every image (see :mod:`semcom.transforms.ops`)."""
 
-    def __init__(self, transform: str = "hflip", strength: float = 0.5, name: str | None = None, *, ratio: float,
-                 fallback: str = "grey", device="cpu"):
+    kind = "transform"
+    extra_columns = ("transform", "family", "strength")
+
+    def __init__(self, transform: str = "hflip", strength: float = 0.5, name: str | None = None, **common):
         self.transform = get_transform(transform)
         self.strength = check_strength(strength)
-        self.name = name or f"{self.transform.name}@{self.strength:g}"
-        self.ratio = float(ratio)
-        self.device = torch.device(device) if not isinstance(device, torch.device) else device
+        super().__init__(name or f"{self.transform.name}@{self.strength:g}", **common)
+        self.uses_dataset = self.transform.needs_donor  # donors are drawn from the job's images
         self._pool: list[torch.Tensor] | None = None
 
     def params(self) -> dict[str, Any]:

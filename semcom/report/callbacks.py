@@ -16,24 +16,20 @@ class MergeResults(Callback):
 
     The merged table is everything in the sweep's result store (``<sweep dir>/results.parts``,
     which all jobs share, or ``results_dir`` when set) plus any per-job stores under the sweep
-    folder, deduplicated by key; the store is compacted into one part file.
+    folder (:func:`semcom.report.outputs.merge`); the store is compacted into one part file.
     """
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from semcom.errors import SemcomError
-        from semcom.results import ResultStore, collect, collect_points, write_outputs
+        from semcom.report.outputs import merge
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         source = Path(str(config.results_dir)).expanduser() if config.get("results_dir") else sweep_dir
         try:
-            df = collect(source)
-        except SemcomError:
-            log.warning("no job results under %s to merge", source)
+            written = merge(source, out_dir=sweep_dir, plots=bool(config.get("plots", True)))
+        except SemcomError as exc:
+            log.warning("nothing merged: %s", exc)
             return
-        ResultStore(source / "results.parts").compact()
-        points = collect_points(sweep_dir)
-        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points)
-        log.info("merged %d rows -> %s", len(df), written["results"])
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")
 
 
@@ -44,7 +40,7 @@ class SeparationResults(Callback):
 
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from semcom.errors import SemcomError
-        from semcom.results import collect
+        from semcom.report.outputs import collect
         from semcom.transforms.separation import format_table, write_separation
 
         sweep_dir = Path(str(config.hydra.sweep.dir))

@@ -2,7 +2,10 @@
 
 ``compose(overrides)`` gives the same job config ``python -m semcom.run`` would see (the packaged
 ``semcom/conf``, plus any ``config_dirs`` such as ``--config-dir experiments``), for Python users
-and tests. ``preflight(argv)`` composes the config of the first job of a command line before Hydra
+and tests. :func:`register_plugin_configs` adds a config option for every name an installed
+package registers (``pipeline=mymodel``, ``channel=mychannel``, ``dataset=mydata``,
+``model=mymodel``: :mod:`semcom.registry`), and :func:`expand_targets` lets ``pipeline._target_=X``
+alone select the ``custom`` option of its group. ``preflight(argv)`` composes the config of the first job of a command line before Hydra
 starts (a sweep's first values: ``hydra.sweeper.params`` of the chosen ``sweep=`` or study config,
 overridden by the command line), so that an unknown key, an unknown pipeline or a bad value ends
 the command with one line naming the problem and the fix instead of a stack trace.
@@ -35,6 +38,49 @@ CONFIG_NAME = "config"
 _PREFIX = {"ADD": "+", "FORCE_ADD": "++", "DEL": "~"}
 
 
+#: Config groups that take any importable class through their ``custom`` option, and the package
+#: their option files write to.
+CUSTOM_GROUPS = {"pipeline": None, "channel": None, "dataset": None, "model": "_global_"}
+CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
+
+
+def expand_targets(args: list[str]) -> list[str]:
+    """Command-line words with ``group=custom`` added where ``group._target_=X`` is given without a
+    ``group=`` choice (and ``+group._target_`` written as ``group._target_``)."""
+    words = list(args)
+    for group in CUSTOM_GROUPS:
+        targets = [i for i, w in enumerate(words) if w.lstrip("+").startswith(f"{group}._target_=")]
+        chosen = any(w.lstrip("+~").split("=", 1)[0] == group for w in words if "=" in w)
+        if targets and not chosen:
+            for i in targets:
+                words[i] = words[i].lstrip("+")
+            words.insert(targets[0], f"{group}=custom")
+    return words
+
+
+_REGISTERED: set[tuple[str, str]] = set()
+
+
+def register_plugin_configs() -> list[tuple[str, str]]:
+    """Store a config option for every plugin name (entry points of installed packages) whose group
+    has no option file of that name; return the (group, name) pairs added."""
+    from hydra.core.config_store import ConfigStore
+
+    from semcom.registry import registry
+
+    added = []
+    for group, package in CUSTOM_GROUPS.items():
+        reg = registry(group)
+        for name in reg.plugins():
+            if (group, name) in _REGISTERED or (CONF_DIR / group / f"{name}.yaml").is_file():
+                continue
+            node = {"kind": name, "name": name} if group == "pipeline" else {"name": name}
+            ConfigStore.instance().store(group=group, name=name, node={"model": node} if package else node, package=package)
+            _REGISTERED.add((group, name))
+            added.append((group, name))
+    return added
+
+
 def compose(
     overrides: list[str] | tuple[str, ...] = (),
     config_dirs: list[str] | tuple[str, ...] = (),
@@ -47,7 +93,8 @@ def compose(
     """
     if GlobalHydra.instance().is_initialized():
         GlobalHydra.instance().clear()
-    overrides = list(overrides)
+    register_plugin_configs()
+    overrides = expand_targets(list(overrides))
     if config_dirs:
         dirs = []
         for d in config_dirs:
@@ -126,7 +173,7 @@ def _sweep_first_values(params) -> list[str]:
 
 def preflight(args: list[str]) -> DictConfig:
     """Compose and validate the first job of a command line; raise SemcomError on a problem."""
-    from semcom.runner.job import validate
+    from semcom.runner.settings import job_settings as validate
 
     config_dirs = _flag_values(args, ("--config-dir", "-cd"))
     names = _flag_values(args, ("--config-name", "-cn"))

@@ -54,3 +54,19 @@ class InterruptGuard:
         if self._installed:
             signal.signal(signal.SIGINT, self._previous)
             self._installed = False
+
+
+class JobInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) stopped a job; ``rows_kept`` of its rows are in the result store.
+
+    Command lines print :attr:`message` and exit with status 130 (the shell's convention for
+    SIGINT); running the same command again resumes.
+    """
+
+    def __init__(self, rows_kept: int, total: int):
+        super().__init__(rows_kept, total)
+        self.rows_kept, self.total = rows_kept, total
+
+    @property
+    def message(self) -> str:
+        return f"interrupted: {self.rows_kept} of {self.total} rows kept; run the same command again to resume"

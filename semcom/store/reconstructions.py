@@ -29,7 +29,7 @@ import torch
 from PIL import Image, PngImagePlugin
 
 from semcom.errors import SemcomError
-from semcom.results import atomic_write
+from semcom.store.parts import atomic_write
 
 FOLDER = "reconstructions"
 TEXT_KEY = "semcom"
@@ -48,12 +48,15 @@ def select_images(spec, names: Sequence[str]) -> list[str]:
     if isinstance(spec, str):
         spec = [spec]
     if isinstance(spec, Sequence):
-        wanted = [str(s) for s in spec]
-        missing = [w for w in wanted if w not in names]
-        if missing:
-            shown = ", ".join(list(names)[:8]) + (", ..." if len(names) > 8 else "")
-            raise SemcomError(f"save_reconstructions names {', '.join(missing)} not in the dataset: choose from {shown}")
-        return [n for n in names if n in set(wanted)]
+        chosen = set()
+        for w in (str(s) for s in spec):
+            match = [n for n in names if n == w] or [n for n in names if n.rsplit(".", 1)[0] == w]
+            if len(match) != 1:
+                shown = ", ".join(list(names)[:8]) + (", ..." if len(names) > 8 else "")
+                why = "is not in the dataset" if not match else f"matches {', '.join(match)}: give the file name"
+                raise SemcomError(f"save_reconstructions names {w}, which {why}: choose from {shown}")
+            chosen.add(match[0])
+        return [n for n in names if n in chosen]
     raise SemcomError(f"save_reconstructions={spec!r} is not understood: give null, a count N, true, or a list of image names")
 
 
@@ -97,8 +100,9 @@ class ReconstructionWriter:
         self.root = Path(root)
         self.images = set(images)
 
-    def wants(self, image: str) -> bool:
-        return image in self.images
+    def wants(self, row: dict) -> bool:
+        """The row's image is selected (PNGs are kept for the first channel realization only)."""
+        return row["image"] in self.images and not row.get("realization")
 
     def path(self, row: dict) -> Path:
         return self.root / _safe(row["dataset"]) / _safe(row["image"]) / file_name(row)
@@ -107,17 +111,21 @@ class ReconstructionWriter:
         return self.root / _safe(dataset) / _safe(image) / "reference.png"
 
     def missing(self, row: dict) -> bool:
-        """True when ``row``'s image is selected and its PNG is not on disk yet."""
-        return self.wants(row["image"]) and not self.path(row).is_file()
+        """True when ``row``'s image is selected and its PNG is not on disk, or holds another row."""
+        if not self.wants(row):
+            return False
+        path = self.path(row)
+        return not path.is_file() or read_meta(path).get("row_id") != row.get("row_id")
 
     def save(self, row: dict, reconstruction: torch.Tensor, reference: torch.Tensor, metrics: Sequence[str] = ()) -> Path | None:
         """Write the reconstruction (and the reference, once) of a selected image; return its path."""
-        if not self.wants(row["image"]):
+        if not self.wants(row):
             return None
         ref = self.reference_path(row["dataset"], row["image"])
         if not ref.is_file():
             _write_png(ref, reference, {"dataset": row["dataset"], "image": row["image"], "reference": True})
-        keep = ("dataset", "image", "pipeline", "checkpoint", "channel", "snr_db", "ratio", "seed", "failed", "bpp", "bits", "ratio_used", *metrics)
+        keep = ("dataset", "image", "pipeline", "checkpoint", "channel", "snr_db", "ratio", "seed", "row_id", "failed", "bpp", "bits",
+                "ratio_used", *metrics)
         meta = {k: row.get(k) for k in keep if k in row}
         meta = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in meta.items()}
         path = self.path(row)

@@ -47,7 +47,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from semcom.errors import SemcomError
@@ -91,7 +90,7 @@ def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, code
     from semcom.pipelines.separate import bits_to_bytes, bytes_to_bits
     from semcom.channels import build_channel
     from semcom.codecs import build_codec, fit_to_budget
-    from semcom.codecs.base import EncodingCache
+    from semcom.codecs.cache import EncodingCache
     from semcom.fec.ldpc import LDPCBlockCode
     from semcom.conventions import channel_uses
     from semcom.pipelines.base import to_uint8

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from semcom.results import ResultStore
+from semcom.store.parts import ResultStore
 
 
 def rows(job: int, snr: float, batch: int, config: str) -> list[dict]:

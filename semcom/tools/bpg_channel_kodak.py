@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     if args.from_results:
-        from semcom.results import collect
+        from semcom.report.outputs import collect
 
         name = "bpg_ldpc_best" if args.decoder == "exact" else f"bpg_ldpc_best_{args.decoder}"
         return 0 if bool(summarize_envelope(collect(Path(args.from_results)), out, name).below_bound.all()) else 1

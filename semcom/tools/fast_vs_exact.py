@@ -32,7 +32,7 @@ from pathlib import Path
 import pandas as pd
 
 from semcom.errors import SemcomError
-from semcom.results import collect
+from semcom.report.outputs import collect
 
 SUFFIX = "_abstraction"
 

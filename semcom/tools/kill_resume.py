@@ -34,7 +34,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from semcom.results import KEY_COLUMNS, PARTS_DIR, ResultStore
+from semcom.store.keys import KEY_COLUMNS
+
+from semcom.store.parts import PARTS_DIR, ResultStore
 
 SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
 

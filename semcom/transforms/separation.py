@@ -20,20 +20,9 @@ import numpy as np
 import pandas as pd
 
 from semcom.errors import SemcomError
-from semcom.results import metric_columns
+from semcom.report.summary import higher_is_better, metric_columns
 
 FAMILY_COLOURS = {"preserving": "#0072B2", "changing": "#D55E00"}  # Okabe-Ito blue / vermillion
-
-
-def higher_is_better(metric: str) -> bool:
-    """Direction of a result column: the registered metric's (companions ``<name>_<part>`` too)."""
-    from semcom.metrics import METRICS
-
-    factory = METRICS.get(metric) or METRICS.get(metric.split("_", 1)[0])
-    if factory is None:
-        return True
-    cls = getattr(factory, "func", factory)  # functools.partial (lpips_vgg)
-    return bool(getattr(cls, "higher_is_better", True))
 
 
 def auc(preserving: np.ndarray, changing: np.ndarray) -> float:
@@ -94,7 +83,7 @@ def separation_table(df: pd.DataFrame, metrics: list[str] | None = None, n_boot:
     strengths = sorted(df["strength"].astype(float).unique())
     rows = []
     for m in metrics:
-        sign = 1.0 if higher_is_better(m) else -1.0
+        sign = 1.0 if higher_is_better(df, m) else -1.0
         v = df[m].astype(float) * sign
         fam = df["family"]
         row = {"metric": m, "auc": auc(v[fam == "preserving"], v[fam == "changing"])}
@@ -137,7 +126,7 @@ def write_separation(df: pd.DataFrame, out_dir: str | Path, metrics: list[str] |
                      n_boot: int = 1000) -> dict[str, Path]:
     """``separation.csv`` (the table) and ``figures/separation_<metric>.{pdf,png}`` in ``out_dir``."""
     from semcom.plot import save_figure
-    from semcom.results import write_table
+    from semcom.report.outputs import write_table
 
     out_dir = Path(out_dir)
     table = separation_table(df, metrics, n_boot=n_boot)

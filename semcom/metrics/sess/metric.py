@@ -132,6 +132,8 @@ class SeSS(Metric):
     """
 
     name = "sess"
+    label = "SeSS"
+    range = (0.0, 1.0)
     higher_is_better = True
     weights = ("sam/vit-h", "ram/relate-anything", "openclip/vit-h-14")
 
@@ -253,6 +255,7 @@ class SeSSLite(SeSS):
     """
 
     name = "sess_lite"
+    label = "SeSS-lite"
     weights = ("yolox/nano", "dinov2/small")
 
     def __init__(self, segmenter=None, relation=None, embedder=None, faithful: bool = False, params=None):
