@@ -85,6 +85,7 @@ def validate(cfg: Mapping) -> dict:
     recon = cfg.get("save_reconstructions")
     if recon is not None and not isinstance(recon, (bool, int, str, list, tuple)):
         raise SemcomError(f"save_reconstructions={recon!r} is not understood: give null, a count N, true, or a list of image names")
+    references = plot_references(cfg)
     return {
         "snr_db": check_snr_list(cfg["snr_db"]),
         "ratio": parse_ratio(cfg["ratio"]),
@@ -95,7 +96,18 @@ def validate(cfg: Mapping) -> dict:
         "force": force,
         "results_dir": results_dir,
         "save_reconstructions": recon,
+        "references": references,
     }
+
+
+def plot_references(cfg: Mapping) -> list[str]:
+    """The published curves ``plot.references`` names (checked against semcom.published); [] when unset."""
+    from semcom.published import check_spec
+
+    plot = cfg.get("plot") or {}
+    if not isinstance(plot, Mapping):
+        raise SemcomError(f"plot={plot!r} is not a mapping: give e.g. plot.references=[auto]")
+    return check_spec(plot.get("references"))
 
 
 def check_dataset(ds) -> None:
@@ -296,7 +308,7 @@ def run_job(
         for snr in v["snr_db"]
     ]
     points = compute_points(set_metrics, stored_features, features, dataset.items, dataset.name, point_rows, device)
-    write_outputs(df, out_dir, plots=plots, points=points if len(points) else None)
+    write_outputs(df, out_dir, plots=plots, points=points if len(points) else None, references=v["references"])
     return df
 
 

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,15 @@ class MergeResults(Callback):
             return
         ResultStore(source / "results.parts").compact()
         points = collect_points(sweep_dir)
-        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points)
+        from semcom.published import check_spec
+
+        plot_cfg = config.get("plot")
+        try:
+            references = check_spec(OmegaConf.to_container(plot_cfg).get("references")) if plot_cfg is not None else []
+        except SemcomError as exc:  # the jobs checked it already; never lose the merge over a figure option
+            log.warning("plot.references ignored: %s", exc)
+            references = []
+        written = write_outputs(df, sweep_dir, plots=bool(config.get("plots", True)), points=points, references=references)
         log.info("merged %d rows -> %s", len(df), written["results"])
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")
 

@@ -280,11 +280,13 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike) -> Path:
     return path
 
 
-def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True, points: pd.DataFrame | None = None) -> dict[str, Path]:
+def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = True, points: pd.DataFrame | None = None,
+                  references=None) -> dict[str, Path]:
     """Write ``results.parquet``, ``summary.csv`` and (optionally) the figures into ``out_dir``.
 
     ``points``: the per-point table of set metrics (FID, KID, IS; semcom.set_points), written as
-    ``points.parquet`` and ``points.csv``, with a figure per set metric.
+    ``points.parquet`` and ``points.csv``, with a figure per set metric. ``references``: published
+    curves to overlay on the figures (the config's ``plot.references``; see semcom.plot.plot_results).
     """
     out_dir = Path(out_dir)
     written = {"results": write_table(df, out_dir / "results.parquet")}
@@ -295,7 +297,7 @@ def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = Tr
     if plots and len(df):
         from semcom.plot import plot_results
 
-        for path in plot_results(df, out_dir / "figures"):
+        for path in plot_results(df, out_dir / "figures", references=references):
             written[path.name] = path
         if points is not None and len(points):
             set_cols = [c for c in ("fid", "kid", "is") if c in points.columns]
