@@ -118,7 +118,7 @@ def _labels(fig):
 def test_figure_overlays_the_published_line_in_its_own_style():
     from matplotlib.colors import to_hex
 
-    from semcom.plot import draw_references, pipeline_style, plot_metric, reference_style  # noqa: F401
+    from semcom.plot import _panel_references, draw_references, pipeline_style, plot_metric
 
     refs = select(["witt_yang2023", "ntscc_dai2022"])
     fig = plot_metric(_table(), "psnr", "snr_db", references=refs)
@@ -133,11 +133,17 @@ def test_figure_overlays_the_published_line_in_its_own_style():
     assert to_hex(witt.get_color()) in ("#000000", "#5a5a5a", "#9a9a9a") and witt.get_color() != pipeline_style("deepjscc")["color"]
     assert "WITT [WITT, Yang et al. 2023] (published)" in legend_texts
     # an MS-SSIM panel gets the dB curves converted
-    ms = _labels(plot_metric(_table(), "ms_ssim", "snr_db", references=refs))["WITT [WITT, Yang et al. 2023] (published)"]
-    assert ms.get_ydata()[0] == pytest.approx(1 - 10 ** (-13.48 / 10))
-    # another channel's panel or dataset: nothing
-    assert not [k for k in _labels(plot_metric(_table("rayleigh_block"), "psnr", references=refs)) if "published" in k]
-    assert not [k for k in _labels(plot_metric(_table(dataset="builtin"), "psnr", references=refs)) if "published" in k]
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots()
+    ms = draw_references(ax, _panel_references(refs, _table(), "awgn", "ms_ssim", "snr_db"), "ms_ssim")
+    plt.close(fig)
+    assert ms["WITT [WITT, Yang et al. 2023] (published)"].get_ydata()[0] == pytest.approx(1 - 10 ** (-13.48 / 10))
+    # another channel's panel, dataset or ratio: nothing
+    assert not _panel_references(refs, _table("rayleigh_block"), "rayleigh_block", "psnr", "snr_db")
+    assert not _panel_references(refs, _table(dataset="builtin"), "awgn", "psnr", "snr_db")
+    assert not _panel_references(refs, _table(ratio=1 / 6), "awgn", "psnr", "snr_db")
+    assert len(_panel_references(refs, _table("rayleigh_fast"), "rayleigh_fast", "psnr", "snr_db")) == 3
 
 
 def test_plot_results_auto_and_ratio_axis(tmp_path):
