@@ -3,6 +3,7 @@
 Command line::
 
     python -m semcom.plot <results.parquet | run dir | multirun dir> [--out DIR] [--metrics psnr ssim]
+                          [--reference auto | NAME ... | none]
     python -m semcom.plot grid <run dir | multirun dir> --image kodim23 [--snr 1 7 13] [--channel awgn]
                           [--ratio 1/16] [--pipelines a b] [--out DIR]
 
@@ -23,6 +24,11 @@ colour-blind-safe set.
 Sizes: 3.5 in wide (one column) for a single panel, 7.16 in (two columns) for several; 8 pt
 text. Every figure is written as vector PDF (fonts embedded as TrueType, Type 42) and 300 dpi PNG,
 each atomically.
+
+Published reference curves (:mod:`semcom.published`): ``references`` (the ``--reference`` option,
+the ``plot.references`` config key) names curves or sources, or ``auto``; each panel overlays those
+of its dataset, channel, ratio (or SNR) and metric, in grey or black, thin and dotted, with hollow
+markers, the legend label ending in "(published)" (:func:`draw_references`).
 
 Reconstruction grid (:func:`plot_reconstruction_grid`): from PNGs saved with
 ``save_reconstructions`` (see :mod:`semcom.store.reconstructions`): the reference, then one row per
@@ -53,6 +59,7 @@ from semcom.report.summary import metric_columns, t_half_width  # noqa: E402
 from semcom.store.parts import atomic_write  # noqa: E402
 
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
+log = logging.getLogger(__name__)
 
 #: Figure widths, inches: one column and two columns of an IEEE-style two-column paper.
 SINGLE_COLUMN_IN = 3.5
@@ -134,6 +141,70 @@ def pipeline_style(pipeline: str, bound: bool | None = None) -> dict:
     return {"color": colour, "marker": marker, "linestyle": linestyle, "markerfacecolor": "white" if bound else colour}
 
 
+#: Published reference curves: greys (by source) and hollow markers (by method), thin dotted lines.
+REFERENCE_GREYS = ("#000000", "#5A5A5A", "#9A9A9A")
+REFERENCE_SOURCE_GREYS = {"witt_yang2023": "#000000", "ntscc_dai2022": "#5A5A5A", "compressai_begaint2020": "#9A9A9A"}
+REFERENCE_MARKERS = {"WITT": "s", "DeepJSCC": "o", "NTSCC": "D", "SwinJSCC": "*", "ADJSCC": "X", "BPG + LDPC": "v",
+                     "BPG + capacity": "^"}
+
+
+def reference_style(curve) -> dict:
+    """Matplotlib style of a published curve: a function of its source and method only."""
+    marker = REFERENCE_MARKERS.get(curve.method, MARKERS[_hash(curve.method) % len(MARKERS)])
+    bound = "capacity" in curve.method.lower()
+    colour = REFERENCE_SOURCE_GREYS.get(curve.source, REFERENCE_GREYS[_hash(curve.source) % len(REFERENCE_GREYS)])
+    return {"color": colour, "marker": marker, "markerfacecolor": "none",
+            "linestyle": (0, (4, 1.5)) if bound else (0, (1, 1)), "linewidth": 0.8, "markersize": 3.2, "markeredgewidth": 0.7}
+
+
+def draw_references(ax, curves, metric: str) -> dict:
+    """Overlay published curves (:class:`semcom.published.ReferenceCurve`) on a panel.
+
+    The caller picks the curves of the panel (:meth:`ReferenceCurve.matches`); each is drawn in
+    :func:`reference_style`, its y converted to ``metric`` where needed (MS-SSIM in dB), labelled
+    ``<label> [<source>] (published)``. Returns {label: line} for the legend.
+    """
+    handles = {}
+    for c in curves:
+        xs, ys = zip(*c.values(metric))
+        (line,) = ax.plot(xs, ys, label=c.legend_label, gid=c.name, zorder=1.5, **reference_style(c))
+        handles.setdefault(c.legend_label, line)
+    return handles
+
+
+def _panel_references(references, sub: pd.DataFrame, channel: str, metric: str, x: str) -> list:
+    """The curves of ``references`` that fit a panel: its datasets, channel, metric, x axis, and
+    the one ratio (x = SNR) or SNR (x = ratio) the panel's table holds."""
+    if not references:
+        return []
+    datasets = sorted(sub["dataset"].astype(str).unique()) if "dataset" in sub.columns else None
+    other = "ratio" if x == "snr_db" else "snr_db"
+    fixed = sub[other].astype(float).unique() if other in sub.columns else []
+    if len(fixed) != 1:
+        return []
+    at = {other: float(fixed[0])}
+    return [c for c in references if c.matches(dataset=datasets, channel=channel, metric=metric, x=x, **at)]
+
+
+def references_in_table(df: pd.DataFrame) -> list[str]:
+    """The ``plot.references`` the table's rows were run with (their stored configs), in order."""
+    from semcom.published import parse_spec
+
+    names: list[str] = []
+    if "config" not in df.columns:
+        return names
+    for text in df["config"].dropna().unique():
+        try:
+            refs = (json.loads(text).get("plot") or {}).get("references")
+        except (ValueError, AttributeError):
+            continue
+        try:
+            names += [n for n in parse_spec(refs) if n not in names]
+        except SemcomError:
+            continue
+    return names
+
+
 def _bounds_from_config(df: pd.DataFrame) -> dict[str, bool]:
     """Pipeline name -> whether its config says ``kind: capacity`` (or its name says capacity)."""
     out = {}
@@ -174,12 +245,13 @@ def _curve_stats(g: pd.DataFrame, x: str, metric: str) -> pd.DataFrame:
     return stats
 
 
-def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | None = None):
+def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | None = None, references=None):
     """One figure: ``metric`` against ``x`` (``snr_db`` or ``ratio``), a panel per channel.
 
     ``df`` must hold one value of the other axis (one ratio for ``x=snr_db``). Returns the
     matplotlib Figure (lines are labelled with the pipeline names; ``title`` is appended to
-    each panel's channel name).
+    each panel's channel name). ``references``: published curves (:mod:`semcom.published`) to
+    overlay where they fit a panel (:func:`draw_references`).
     """
     if x not in ("snr_db", "ratio"):
         raise SemcomError(f"x={x!r}: choose snr_db or ratio")
@@ -199,6 +271,8 @@ def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | N
                 (line,) = ax.plot(stats[x], stats["mean"], label=name, **st)
                 ax.fill_between(stats[x], stats["mean"] - stats["half"], stats["mean"] + stats["half"], color=st["color"], alpha=0.18, lw=0)
                 handles.setdefault(name, line)
+            for label, line in draw_references(ax, _panel_references(references, sub, ch, metric, x), metric).items():
+                handles.setdefault(label, line)
             ax.set_title(ch if not title else f"{ch}, {title}")
             ax.set_xlabel(LABELS[x])
             ax.grid(True, lw=0.3, alpha=0.5)
@@ -275,16 +349,32 @@ def figure_plan(df: pd.DataFrame, metrics: list[str] | None = None) -> list[dict
     return plan
 
 
-def plot_results(df: pd.DataFrame, out_dir: str | Path, metrics: list[str] | None = None) -> list[Path]:
-    """Write every curve figure of a table into ``out_dir`` (see :func:`figure_plan`); return the paths."""
+def plot_results(df: pd.DataFrame, out_dir: str | Path, metrics: list[str] | None = None, references=None) -> list[Path]:
+    """Write every curve figure of a table into ``out_dir`` (see :func:`figure_plan`); return the paths.
+
+    ``references``: published curves to overlay (:func:`semcom.published.select`: names, source
+    keys, ``auto`` for every curve of the table's datasets; None for none). A named curve that no
+    figure can show is reported with a warning.
+    """
+    from semcom.published import parse_spec, select
+
     out_dir = Path(out_dir)
     plan = figure_plan(df, metrics)
+    datasets = sorted(df["dataset"].astype(str).unique()) if "dataset" in df.columns else None
+    curves = select(references, datasets)
     df = df.copy()
     df["ratio"] = df["ratio"].astype(float).round(9)
-    written = []
+    written, shown = [], set()
     for fig in plan:
         sub = df[df["ratio"] == fig["ratio"]] if fig["x"] == "snr_db" else df[df["snr_db"] == fig["snr_db"]]
-        written += save_figure(plot_metric(sub, fig["metric"], fig["x"], fig["title"]), out_dir / fig["name"])
+        figure = plot_metric(sub, fig["metric"], fig["x"], fig["title"], curves)
+        shown |= {line.get_gid() for ax in figure.axes for line in ax.get_lines()}
+        written += save_figure(figure, out_dir / fig["name"])
+    names = parse_spec(references)
+    missing = [c.name for c in curves if (c.name in names or c.source in names) and c.name not in shown]
+    if missing:
+        log.warning("published curve(s) %s fit no figure of this table (dataset, channel, ratio or SNR, metric, x axis must match; "
+                    "python -m semcom.published show NAME)", ", ".join(missing))
     return written
 
 
@@ -444,11 +534,15 @@ def main(argv: list[str] | None = None) -> int:
         parser.add_argument("results", help="results.parquet, a run folder or a multirun folder")
         parser.add_argument("--out", help="folder for the figures (default: <results folder>/figures)")
         parser.add_argument("--metrics", nargs="+", help="metrics to plot (default: all metric columns)")
+        parser.add_argument("--reference", nargs="+", metavar="NAME",
+                            help="published curves to overlay: curve names or source keys (python -m semcom.published), "
+                                 "'auto' (every curve that fits a panel), or 'none' (default: the run's plot.references)")
         args = parser.parse_args(argv)
         df = load_results(args.results)
         src = Path(args.results)
         out = Path(args.out) if args.out else (src.parent if src.is_file() else src) / "figures"
-        for p in plot_results(df, out, args.metrics):
+        references = args.reference if args.reference is not None else references_in_table(df)
+        for p in plot_results(df, out, args.metrics, references):
             print(p)
     except SemcomError as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -30,11 +30,19 @@ from semcom.randomness import cell_seed, generator
 
 #: The SNR points of the published curves (WITT's figures), dB.
 SNR_POINTS = (1.0, 4.0, 7.0, 10.0, 13.0)
-#: Published Kodak PSNR at rho = 1/16, AWGN, read from WITT's repository figures (+-0.2 dB).
-PUBLISHED = {
-    "DeepJSCC": (28.2, 29.5, 30.5, 31.5, 32.1),
-    "WITT": (29.7, 31.3, 32.6, 33.6, 34.3),
+#: The published curves printed beside a Kodak / AWGN / rho = 1/16 evaluation (semcom.published:
+#: WITT's repository figure, +-0.05 dB; ``python -m semcom.published show NAME`` for the provenance).
+PUBLISHED_CURVES = {
+    "DeepJSCC": "witt_yang2023/deepjscc_awgn_r1_16_psnr",
+    "WITT": "witt_yang2023/witt_awgn_r1_16_psnr",
 }
+
+
+def published_psnr() -> dict[str, tuple[float, ...]]:
+    """{label: published Kodak PSNR at :data:`SNR_POINTS`} for the curves of :data:`PUBLISHED_CURVES`."""
+    from semcom.published import load_curve
+
+    return {label: tuple(load_curve(name).y_at(s) for s in SNR_POINTS) for label, name in PUBLISHED_CURVES.items()}
 
 
 @torch.no_grad()
@@ -105,8 +113,8 @@ def main(argv: list[str] | None = None) -> int:
     print("SNR dB   " + "  ".join(f"{s:>6g}" for s in args.snr))
     print("PSNR dB  " + "  ".join(f"{res[float(s)]:6.2f}" for s in args.snr))
     if args.dataset == "kodak" and table["ratio"] == 1 / 16 and args.channel == "awgn" and list(args.snr) == list(SNR_POINTS):
-        for label, vals in PUBLISHED.items():
-            print(f"{label:<9}" + "  ".join(f"{v:6.1f}" for v in vals))
+        for label, vals in published_psnr().items():
+            print(f"{label:<9}" + "  ".join(f"{v:6.2f}" for v in vals))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(table, f, indent=2)

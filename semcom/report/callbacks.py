@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 
 from hydra.experimental.callback import Callback
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 log = logging.getLogger(__name__)
 
@@ -22,11 +22,18 @@ class MergeResults(Callback):
     def on_multirun_end(self, config: DictConfig, **kwargs) -> None:
         from semcom.errors import SemcomError
         from semcom.report.outputs import merge
+        from semcom.runner.settings import plot_options
 
         sweep_dir = Path(str(config.hydra.sweep.dir))
         source = Path(str(config.results_dir)).expanduser() if config.get("results_dir") else sweep_dir
         try:
-            written = merge(source, out_dir=sweep_dir, plots=bool(config.get("plots", True)))
+            plot = config.get("plot")
+            options = plot_options({"plot": OmegaConf.to_container(plot, resolve=True) if plot is not None else {}})
+        except SemcomError as exc:  # the jobs checked it already; never lose the merge over a figure option
+            log.warning("plot options ignored: %s", exc)
+            options = {}
+        try:
+            written = merge(source, out_dir=sweep_dir, plots=bool(config.get("plots", True)), plot_options=options)
         except SemcomError as exc:
             log.warning("nothing merged: %s", exc)
             return

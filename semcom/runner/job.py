@@ -133,5 +133,6 @@ def report(plan: JobPlan, out_dir: Path, plots: bool | None) -> pd.DataFrame:
         point = {k: plan.common[k] for k in ("dataset", "pipeline", "checkpoint", "channel", "ratio", "seed")}
         point_rows.append(({**point, "snr_db": float(snr)}, [c.row_id for c in plan.cells if c.snr_db == float(snr)]))
     points = compute_points(set_metrics, plan.stored_features, plan.features, plan.dataset.items, process_cache(), point_rows, plan.device)
-    write_outputs(df, out_dir, plots=plan.settings.plots if plots is None else bool(plots), points=points if len(points) else None)
+    write_outputs(df, out_dir, plots=plan.settings.plots if plots is None else bool(plots), points=points if len(points) else None,
+                  plot_options=plan.settings.plot)
     return df

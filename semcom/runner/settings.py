@@ -38,6 +38,7 @@ class JobSettings:
     save_reconstructions: Any
     quantize: bool
     plots: bool
+    plot: dict
     device: str
 
 
@@ -97,8 +98,20 @@ def job_settings(cfg: Mapping) -> JobSettings:
         save_reconstructions=recon,
         quantize=flag("quantize", cfg.get("quantize", True)),
         plots=flag("plots", cfg.get("plots", True)),
+        plot=plot_options(cfg),
         device=str(cfg.get("device", "auto")),
     )
+
+
+def plot_options(cfg: Mapping) -> dict:
+    """Keyword arguments of :func:`semcom.plot.plot_results` from the config's ``plot`` section
+    (``references``: published curves, checked against :mod:`semcom.published`)."""
+    from semcom.published import check_spec
+
+    plot = cfg.get("plot") or {}
+    if not isinstance(plot, Mapping):
+        raise SemcomError(f"plot={plot!r} is not a mapping: give e.g. plot.references=[auto]")
+    return {"references": check_spec(plot.get("references"))}
 
 
 def check_dataset(ds) -> None:

@@ -26,13 +26,30 @@ from semcom.codecs.jpeg2000 import STEPS_PER_OCTAVE
 from semcom.datasets import load_dataset
 from semcom.pipelines.base import to_uint8
 
-#: CompressAI's published Kodak points (results/image/kodak/*.json): (bpp, PSNR dB).
-PUBLISHED = {
-    "bpg": [(0.161, 28.68), (0.352, 31.59), (0.685, 34.86)],
-    "jpeg": [(0.508, 29.04), (1.037, 32.79)],
-    "webp": [(0.513, 31.44)],
-    "jpeg2000": [(0.342, 29.70)],
+#: CompressAI's published Kodak points compared with ours (results/image/kodak/*.json, in the library
+#: as semcom/published/curves/compressai_begaint2020.yaml): the bpp (to 3 decimals) of the points that
+#: fall inside our quality grids.
+COMPARED_BPP = {
+    "bpg": (0.161, 0.352, 0.685),
+    "jpeg": (0.508, 1.037),
+    "webp": (0.513,),
+    "jpeg2000": (0.342,),
 }
+
+
+def published_points(codec: str) -> list[tuple[float, float]]:
+    """CompressAI's (bpp, PSNR dB) points of ``codec`` at :data:`COMPARED_BPP`, rounded to 3 and 2 decimals."""
+    from semcom.published import load_curve
+
+    curve = load_curve(f"compressai_begaint2020/{codec}_psnr")
+    points = [(round(x, 3), round(y, 2)) for x, y in curve.points if round(x, 3) in COMPARED_BPP[codec]]
+    if len(points) != len(COMPARED_BPP[codec]):
+        raise RuntimeError(f"{curve.name}: no published point at bpp {COMPARED_BPP[codec]}")
+    return points
+
+
+#: The points as (bpp, PSNR dB), per codec.
+PUBLISHED = {codec: published_points(codec) for codec in COMPARED_BPP}
 #: Quality grids per codec (codec's own quality index).
 GRIDS = {
     "jpeg": list(range(5, 96, 5)),
