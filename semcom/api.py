@@ -64,7 +64,7 @@ class Evaluation:
         """Draw ``metric`` against SNR (one panel per channel) as ``<path>.pdf`` and ``<path>.png``
         (default: ``<folder>/figures/<metric>_vs_snr``); ``options`` go to the figure code
         (:func:`semcom.plot.plot_results`)."""
-        from semcom.plot import plot_results
+        from semcom.report.figures import plot_results
 
         out = Path(path) if path is not None else self.folder / "figures" / f"{metric}_vs_snr"
         written = plot_results(self.table, out.parent, [metric], **options)

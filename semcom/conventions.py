@@ -137,3 +137,11 @@ def measured_snr_db(x: torch.Tensor, y: torch.Tensor) -> float:
 def quantize(images: torch.Tensor) -> torch.Tensor:
     """Clamp to [0, 1] and round to 8 bits (what a receiver displays), float in [0, 1]."""
     return (images.clamp(0, 1) * 255.0).round() / 255.0
+
+
+def ratio_label(r: float) -> str:
+    """A bandwidth ratio as people write it: ``0.0625`` -> ``1/16``; others keep a decimal form."""
+    frac = Fraction(float(r)).limit_denominator(1000)
+    if abs(float(frac) - r) < 1e-9 and frac.numerator == 1:
+        return f"1/{frac.denominator}"
+    return f"{r:.4g}"

@@ -49,7 +49,7 @@ BAD_ARGS = [
     (["seed=x"], "is not a whole number"),
     (["seed=1.5"], "is not a whole number"),
     (["fallback=nope"], "fallback='nope' is unknown"),
-    (["batch_size=0"], "batch_size=0 must be a positive integer"),
+    (["batch_size=0"], "batch_size=0 must be at least 1"),
     (["dataset=folder", "dataset.path=/definitely/not/here"], "does not exist"),
     (["dataset=folder"], "dataset.path"),
     (["dataset.name=imagenet"], "unknown dataset 'imagenet'"),

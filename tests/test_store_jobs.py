@@ -103,5 +103,5 @@ def test_save_reconstructions_and_the_grid(tmp_path, small_folder):
     assert (tmp_path / "figures" / "reconstructions_b_awgn_rho0.0625.pdf").is_file()
     with pytest.raises(SemcomError, match="saved SNRs are 3, 12"):
         plot_reconstruction_grid(tmp_path, snrs=[7.0])
-    with pytest.raises(SemcomError, match="not in the dataset: choose from a, b"):
+    with pytest.raises(SemcomError, match="not in the dataset: choose from a.png, b.png"):
         run_job(_cfg(small_folder, "snr_db=[3]", "save_reconstructions=[zz]"), tmp_path / "x", progress=False)

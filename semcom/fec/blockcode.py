@@ -71,9 +71,7 @@ class BlockCode:
             raise ValueError(f"{self.family} supports code rates in [{self.min_rate:g}, {self.max_rate:g}), got {rate}")
         self.rate = float(rate)
         self.m = int(bits_per_symbol)
-        self.codeword_bits = int(codeword_bits)
-        if self.codeword_bits > self.max_n:
-            raise ValueError(f"{self.family}: codeword_bits={codeword_bits} exceeds the largest block n = {self.max_n}")
+        self.codeword_bits = self.check_block_length(codeword_bits, self.rate, self.m)
         self.device = torch.device(device)
         self.max_batch = int(max_batch)
         self._crc = CRCEncoder("CRC24A", device=str(self.device))
@@ -83,6 +81,22 @@ class BlockCode:
         k = round(n * self.rate)
         if k > self.max_k:
             raise ValueError(f"{self.family}: codeword_bits={codeword_bits} at rate {rate} gives k={k} > {self.max_k}")
+
+    @classmethod
+    def check_block_length(cls, codeword_bits, rate: float, bits_per_symbol: int) -> int:
+        """``codeword_bits`` as an int; ValueError unless it is a whole number of coded bits that
+        holds at least one block of this family at ``rate`` (k = round(n rate) >= ``min_k``, the
+        CRC24A included) and no more than ``max_n``."""
+        if isinstance(codeword_bits, bool) or not isinstance(codeword_bits, (int, float)) or int(codeword_bits) != codeword_bits:
+            raise ValueError(f"codeword_bits={codeword_bits!r} must be a whole number of coded bits, e.g. 4096")
+        n = int(codeword_bits)
+        smallest = next(k for k in range(bits_per_symbol, 10**7, bits_per_symbol) if round(k * rate) >= cls.min_k)
+        if (n // bits_per_symbol) * bits_per_symbol < smallest:
+            raise ValueError(f"codeword_bits={n} is too small: a {cls.family} block at rate {rate:g} with a CRC24A needs "
+                             f"n >= {smallest} coded bits (k >= {cls.min_k}); e.g. codeword_bits=4096")
+        if n > cls.max_n:
+            raise ValueError(f"codeword_bits={n} exceeds the largest {cls.family} block n = {cls.max_n}")
+        return n
 
     def layout(self, coded_bit_budget: int, payload_bits: int | None = None) -> BlockLayout | None:
         """Block layout for a channel budget of ``coded_bit_budget`` coded bits.

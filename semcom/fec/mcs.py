@@ -53,6 +53,16 @@ class MCS:
     def label(self) -> str:
         return f"{self.qam}-QAM r={self.rate:.4g}" if self.qam > 2 else f"BPSK r={self.rate:.4g}"
 
+    @property
+    def display(self) -> str:
+        """``QPSK 1/2``, ``16-QAM 3/4``, ``BPSK 1/3`` (rates as fractions when they are simple)."""
+        from fractions import Fraction
+
+        frac = Fraction(self.rate).limit_denominator(16)
+        rate = f"{frac.numerator}/{frac.denominator}" if abs(float(frac) - self.rate) < 1e-6 else f"{self.rate:.3g}"
+        mod = {2: "BPSK", 4: "QPSK"}.get(self.qam, f"{self.qam}-QAM")
+        return f"{mod} {rate}"
+
 
 def parse_rate(value) -> float:
     try:

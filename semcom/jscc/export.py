@@ -1,11 +1,14 @@
-"""Command line: export a training run into the package, or list the shipped checkpoints.
+"""Command line: export a training run's checkpoint, or list the shipped checkpoints.
 
-    python -m semcom.jscc.export runs/train/deepjscc-awgn-r1_16/last.pt deepjscc-awgn-r1_16
+    python -m semcom.jscc.export runs/train/mymodel-awgn-r1_16/last.pt mymodel-r1_16 --out checkpoints/
+    python -m semcom.jscc.export runs/train/deepjscc-awgn-r1_16/last.pt deepjscc-awgn-r1_16 --ship
     python -m semcom.jscc.export --list
 
-Export writes ``semcom/jscc/shipped/<name>.pt`` (float32 weights, model config, the full
-training config, steps, wall time, device) and its entry in ``checkpoints/index.json``; then
-``python -m semcom.jscc.evaluate <name> --store`` adds the Kodak table to it.
+Export writes ``<out>/<name>.pt`` (float32 weights, the model's class and arguments, the full
+training config, steps, wall time, device) and its entry in ``<out>/index.json``; the file is
+then a ``pipeline.checkpoint`` (``pipeline=learned pipeline.checkpoint=checkpoints/mymodel-r1_16.pt``).
+``--ship`` writes into the package's own folder of shipped checkpoints (semcom's maintainers);
+``python -m semcom.jscc.evaluate <name> --store`` then adds the Kodak table to it.
 """
 
 from __future__ import annotations
@@ -13,7 +16,10 @@ from __future__ import annotations
 import argparse
 import sys
 
-from semcom.jscc.checkpoints import export, shipped
+from pathlib import Path
+
+from semcom.errors import SemcomError
+from semcom.jscc.checkpoints import SHIPPED_DIR, export, shipped
 
 
 def model_cards() -> str:
@@ -44,6 +50,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m semcom.jscc.export", description="Export a JSCC training run into the package, or list shipped checkpoints.")
     parser.add_argument("run_checkpoint", nargs="?", help="a training run's last.pt")
     parser.add_argument("name", nargs="?", help="checkpoint name, e.g. deepjscc-awgn-r1_16")
+    parser.add_argument("--out", help="folder to write <name>.pt and index.json into")
+    parser.add_argument("--ship", action="store_true", help="write into the package's shipped checkpoints (maintainers)")
     parser.add_argument("--list", action="store_true", help="list the shipped checkpoints")
     parser.add_argument("--cards", action="store_true", help="print the README model cards (Markdown) of the shipped checkpoints")
     args = parser.parse_args(argv)
@@ -60,7 +68,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not args.name:
         parser.error("give the run checkpoint and a name")
-    out = export(args.run_checkpoint, args.name)
+    if bool(args.out) == bool(args.ship):
+        parser.error("give --out DIR (a folder of your own) or --ship (the package's shipped checkpoints)")
+    try:
+        out = export(args.run_checkpoint, args.name, dest_dir=SHIPPED_DIR if args.ship else Path(args.out))
+    except SemcomError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB)")
     return 0
 

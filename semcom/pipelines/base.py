@@ -33,8 +33,12 @@ from semcom.channels.base import Channel
 from semcom.errors import SemcomError
 from semcom.randomness import Rng
 
-#: Receiver fallback images for a lost transmission (DESIGN.md "Decode failure").
+#: Receiver fallback images for a lost transmission (see :mod:`semcom.conventions`, decode failure).
 FALLBACKS = ("grey", "black", "corrupt")
+#: Display names of codecs and models in pipeline labels.
+DISPLAY = {"jpeg": "JPEG", "jpeg2000": "JPEG 2000", "webp": "WebP", "bpg": "BPG", "hevc": "HEVC", "deepjscc": "DeepJSCC",
+           "adjscc": "ADJSCC", "swinjscc": "Swin JSCC", "bmshj2018-factorized": "bmshj2018-factorized",
+           "bmshj2018-hyperprior": "bmshj2018-hyperprior", "mbt2018-mean": "mbt2018-mean", "cheng2020-anchor": "cheng2020-anchor"}
 
 
 @dataclass
@@ -146,6 +150,13 @@ class PipelineBase:
 
     def transmit(self, images: torch.Tensor, snr_db: float | torch.Tensor, channel: Channel, rng: Rng) -> Transmission:
         raise NotImplementedError
+
+
+def codec_display(spec, codec) -> str:
+    """How a pipeline's label names its source codec: the configured name (``bpg`` -> ``BPG``,
+    whichever implementation serves it), or the codec's own name for a ``_target_`` codec."""
+    name = spec if isinstance(spec, str) else getattr(codec, "name", "codec")
+    return DISPLAY.get(name, name)
 
 
 def build_pipeline(cfg: Mapping, ratio: float, fallback: str = "grey", device: str | torch.device = "cpu", encodings=None) -> Pipeline:

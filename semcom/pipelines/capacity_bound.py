@@ -20,7 +20,7 @@ from semcom.channels.capacity import instantaneous_capacity_bits
 from semcom.channels.base import Channel
 from semcom.codecs import build_codec, fit_to_budget
 from semcom.conventions import channel_uses
-from semcom.pipelines.base import PipelineBase, Transmission, fallback_image, from_uint8, to_uint8
+from semcom.pipelines.base import PipelineBase, Transmission, codec_display, fallback_image, from_uint8, to_uint8
 from semcom.randomness import Rng
 
 
@@ -41,6 +41,11 @@ class CapacityBound(PipelineBase):
     def __init__(self, name: str, codec: str = "jpeg", codec_params: dict | None = None, **common):
         super().__init__(name, **common)
         self.codec = build_codec(codec, device=self.device, **dict(codec_params or {}))
+        self._codec_label = codec_display(codec, self.codec)
+
+    @property
+    def label(self) -> str:
+        return f"{self._codec_label} + capacity"
 
     def params(self) -> dict:
         return {"codec": self.codec.implementation, **super().params()}

@@ -30,7 +30,8 @@ from semcom.jscc.base import JSCCModel, _fraction, as_snr_tensor, side_snr_db
 from semcom.jscc.checkpoints import load_checkpoint, shipped, trained_channel
 from semcom.jscc.gdn import GDN_SOURCE
 from semcom.jscc.models import model_name, model_target, weights_digest
-from semcom.pipelines.base import PipelineBase, Transmission
+from semcom.conventions import ratio_label
+from semcom.pipelines.base import DISPLAY, PipelineBase, Transmission
 from semcom.randomness import Rng
 
 SIDE_INFO = ("effective", "nominal")
@@ -59,6 +60,12 @@ class LearnedPipeline(PipelineBase):
         if model and held != model:
             raise SemcomError(f"checkpoint {self.checkpoint!r} holds a {held} model, not {model}: pick a {model} checkpoint or pipeline={held}")
         self._check_ratio()
+
+    @property
+    def label(self) -> str:
+        """``DeepJSCC (1/16)``: the model's display name and the job's ratio."""
+        held = model_name(self.model)
+        return f"{DISPLAY.get(held, held)} ({ratio_label(self.ratio)})"
 
     def _check_ratio(self) -> None:
         if any(abs(self.ratio - r) < 1e-9 for r in self.model.ratios):

@@ -55,7 +55,7 @@ from semcom.fec.ldpc import LDPCBlockCode
 from semcom.fec.polar import PolarBlockCode
 from semcom.conventions import channel_uses, ebn0_db
 from semcom.errors import SemcomError
-from semcom.pipelines.base import PipelineBase, Transmission, fallback_image, from_uint8, to_uint8
+from semcom.pipelines.base import PipelineBase, Transmission, codec_display, fallback_image, from_uint8, to_uint8
 from semcom.randomness import Rng
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,11 @@ class SeparateChain(PipelineBase):
         if code not in CODE_FAMILIES:
             raise SemcomError(f"pipeline {name}: code={code!r} is unknown: choose one of {', '.join(CODE_FAMILIES)}")
         self.code_family = code
-        self.codeword_bits = int(codeword_bits) if codeword_bits is not None else (4096 if code == "ldpc" else 1024)
+        self.codeword_bits = codeword_bits if codeword_bits is not None else (4096 if code == "ldpc" else 1024)
         self.ldpc_iterations = int(ldpc_iterations)
         self.polar_decoder, self.polar_list_size = polar_decoder, int(polar_list_size)
         self.codec = build_codec(codec, device=self.device, **dict(codec_params or {}))
+        self._codec_label = codec_display(codec, self.codec)
         self.mcs = parse_mcs(mcs, code_rate, qam)
         if decoder not in DECODERS:
             raise SemcomError(f"pipeline {name}: decoder={decoder!r} is unknown: choose one of {', '.join(DECODERS)}")
@@ -188,6 +189,13 @@ class SeparateChain(PipelineBase):
         self.mcs_table_spec = mcs_table
         self.mcs_metric = mcs_metric
         self._links: dict[MCS, _Link] = {}
+        family = LDPCBlockCode if code == "ldpc" else PolarBlockCode
+        for m in self.table:  # the block length must hold a block at every scheme: checked before the run
+            try:
+                family.check_block_length(self.codeword_bits, m.rate, m.bits_per_symbol)
+            except ValueError as exc:
+                raise SemcomError(f"pipeline {name}: pipeline.{exc}") from None
+        self.codeword_bits = int(self.codeword_bits)
         for m in self.table if self.mcs != "best" else ():
             self._link(m)  # a fixed MCS is checked now, so a bad one fails before the run
         if decoder == "abstraction":
@@ -196,6 +204,13 @@ class SeparateChain(PipelineBase):
         self._chosen: dict[tuple, tuple[MCS | None, int]] = {}
         self._outcomes: dict[tuple, Outcome] = {}
         self._quality_cache: dict[tuple, float] = {}
+
+    @property
+    def label(self) -> str:
+        """``BPG + LDPC (best MCS)``, ``JPEG + LDPC (QPSK 1/2)``; ``, BLER tables`` in fast mode."""
+        mcs = "best MCS" if self.mcs == "best" else self.mcs.display
+        fast = ", BLER tables" if self.decoder == "abstraction" else ""
+        return f"{self._codec_label} + {self.code_family.upper() if self.code_family == 'ldpc' else self.code_family} ({mcs}{fast})"
 
     def _row_name(self, name: str) -> str:
         """The pipeline name in rows: ``{rate}``/``{qam}``/``{mcs}`` in ``name`` are filled in;

@@ -58,7 +58,7 @@ def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = Tr
         written["points"] = write_table(points, out_dir / "points.parquet")
         write_table(points, out_dir / "points.csv")
     if plots and len(df):
-        from semcom.plot import plot_results
+        from semcom.report.figures import plot_results
 
         for path in plot_results(df, out_dir / "figures", **(plot_options or {})):
             written[path.name] = path

@@ -22,6 +22,14 @@ from semcom.store.keys import POINT_COLUMNS
 
 #: Two-sided confidence level of the intervals in summaries and figure bands.
 CONFIDENCE = 0.95
+#: Interval methods: ``t`` (Student-t over images), ``bootstrap`` (percentile bootstrap over
+#: images), ``none``, ``auto`` (``t`` from :data:`MIN_N_BAND` images on, else none).
+CI_METHODS = ("auto", "t", "bootstrap", "none")
+#: Fewest images for which ``auto`` gives an interval (with fewer the t interval of a mean is
+#: mostly the t quantile: 12.7 standard errors at n = 2).
+MIN_N_BAND = 5
+#: Resamples of the bootstrap over images (seeded: the same table gives the same interval).
+BOOTSTRAP_SAMPLES = 2000
 
 #: Numeric columns of tables written before metrics declared themselves (semcom 0.1) that are
 #: not metrics; used only for tables without ``metric_info``.
@@ -97,9 +105,58 @@ def t_half_width(std, n, confidence: float = CONFIDENCE) -> np.ndarray:
         return q * std / np.sqrt(n)
 
 
+def value_range(df: pd.DataFrame, column: str) -> tuple[float, float]:
+    """The (lowest, highest) value a metric column can take (its declaration; unbounded if unknown)."""
+    lo, hi = declaration_of(df, column).get("range", (-np.inf, np.inf))
+    return float(lo), float(hi)
+
+
+def interval(values: np.ndarray, method: str, confidence: float = CONFIDENCE, bounds=(-np.inf, np.inf), seed: int = 0) -> tuple[float, float]:
+    """(low, high) of a confidence interval for the mean of ``values`` (NaN dropped), clipped to
+    ``bounds``; NaN when the method gives none (``none``, fewer than two values)."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    n = len(v)
+    if method == "none" or n < 2:
+        return np.nan, np.nan
+    mean = v.mean()
+    if method == "t":
+        half = float(t_half_width(v.std(ddof=1), n, confidence))
+        lo, hi = mean - half, mean + half
+    elif method == "bootstrap":
+        rng = np.random.default_rng(seed)
+        means = v[rng.integers(0, n, size=(BOOTSTRAP_SAMPLES, n))].mean(axis=1)
+        lo, hi = np.quantile(means, [0.5 - confidence / 2, 0.5 + confidence / 2])
+    else:
+        raise ValueError(f"interval method {method!r}: choose one of {', '.join(CI_METHODS)}")
+    return float(max(lo, bounds[0])), float(min(hi, bounds[1]))
+
+
+def point_stats(df: pd.DataFrame, by: list[str], metric: str, method: str = "t", confidence: float = CONFIDENCE) -> pd.DataFrame:
+    """Per group of ``by`` (e.g. pipeline, channel, SNR): ``mean`` over images (realizations of an
+    image averaged first), ``n`` images, and the interval ``lo``, ``hi`` of ``method`` (``auto``:
+    t from :data:`MIN_N_BAND` images on), within the metric's range. The one computation of
+    intervals behind both the summary and the figures."""
+    if method not in CI_METHODS:
+        from semcom.errors import SemcomError
+
+        raise SemcomError(f"plot.ci={method!r} is unknown: choose one of {', '.join(CI_METHODS)}")
+    bounds = value_range(df, metric)
+    images = per_image(df, [metric])
+    rows = []
+    for key, g in images.groupby(by, dropna=False, sort=True):
+        v = g[metric].to_numpy(dtype=float)
+        n = int(np.isfinite(v).sum())
+        m = "t" if method == "auto" and n >= MIN_N_BAND else ("none" if method == "auto" else method)
+        lo, hi = interval(v, m, confidence, bounds)
+        key = key if isinstance(key, tuple) else (key,)
+        rows.append({**dict(zip(by, key)), "mean": float(np.nanmean(v)) if n else np.nan, "n": n, "lo": lo, "hi": hi})
+    return pd.DataFrame(rows, columns=[*by, "mean", "n", "lo", "hi"])
+
+
 def per_image(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
     """One row per (point, image): metric values averaged over the image's realizations."""
-    group = [c for c in (*POINT_COLUMNS, "image") if c in df.columns]
+    group = [c for c in df.columns if c in (*POINT_COLUMNS, "image", "seed", "pipeline_label", "bound")]
     if "realization" not in df.columns or df["realization"].fillna(0).nunique() <= 1:
         return df
     return df.groupby(group, dropna=False)[metrics].mean().reset_index()
@@ -108,7 +165,8 @@ def per_image(df: pd.DataFrame, metrics: list[str]) -> pd.DataFrame:
 def summarize(df: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     """Mean over images per point, with n, interval and failure rate (see the module docstring).
 
-    Columns: the point columns, per metric ``<metric>`` and ``<metric>_ci95``, ``n`` (images),
+    Columns: the point columns, per metric ``<metric>``, ``<metric>_ci95`` (the t interval's
+    half-width) and ``<metric>_lo``, ``<metric>_hi`` (that interval within the metric's range), ``n`` (images),
     ``realizations`` (per image, when there are several), ``failed_rate``, the mean ``bits``,
     ``bpp``, ``channel_uses``, ``ratio_used``, and ``psnr_of_mean_mse`` when a psnr column exists.
     """
@@ -125,8 +183,12 @@ def summarize(df: pd.DataFrame, confidence: float = CONFIDENCE) -> pd.DataFrame:
     for c in metrics:
         g = grouped_images[c]
         mean, std, count = g.mean(), g.std(ddof=1), g.count()
+        half = pd.Series(t_half_width(std, count, confidence), index=mean.index)
+        lo, hi = value_range(df, c)
         cols[c] = mean
-        cols[f"{c}_ci95"] = pd.Series(t_half_width(std, count, confidence), index=mean.index)
+        cols[f"{c}_ci95"] = half
+        cols[f"{c}_lo"] = (mean - half).clip(lower=lo)
+        cols[f"{c}_hi"] = (mean + half).clip(upper=hi)
     for c in ("bits", "bpp", "channel_uses", "ratio_used"):
         if c in df.columns:
             cols[c] = grouped[c].mean()

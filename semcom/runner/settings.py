@@ -104,14 +104,22 @@ def job_settings(cfg: Mapping) -> JobSettings:
 
 
 def plot_options(cfg: Mapping) -> dict:
-    """Keyword arguments of :func:`semcom.plot.plot_results` from the config's ``plot`` section
-    (``references``: published curves, checked against :mod:`semcom.published`)."""
+    """Keyword arguments of :func:`semcom.report.figures.plot_results` from the config's ``plot``
+    section, checked: ``references`` (published curves, :mod:`semcom.published`), ``ci``,
+    ``names``, ``pipelines``, ``channels``, ``ylim`` (:class:`semcom.report.figures.FigureOptions`)."""
     from semcom.published import check_spec
+    from semcom.report.figures import FigureOptions
 
     plot = cfg.get("plot") or {}
     if not isinstance(plot, Mapping):
-        raise SemcomError(f"plot={plot!r} is not a mapping: give e.g. plot.references=[auto]")
-    return {"references": check_spec(plot.get("references"))}
+        raise SemcomError(f"plot={plot!r} is not a mapping: give e.g. plot.ci=bootstrap")
+    unknown = sorted(set(plot) - {"references", "ci", "names", "pipelines", "channels", "ylim"})
+    if unknown:
+        raise SemcomError(f"plot.{unknown[0]} is not a figure option: choose from references, ci, names, pipelines, channels, ylim")
+    options = {"ci": plot.get("ci") or "auto", "names": dict(plot.get("names") or {}), "pipelines": plot.get("pipelines") or None,
+               "channels": plot.get("channels") or None, "ylim": dict(plot.get("ylim") or {})}
+    FigureOptions(**options)  # one-line errors for a bad value
+    return {"references": check_spec(plot.get("references")), **options}
 
 
 def check_dataset(ds) -> None:

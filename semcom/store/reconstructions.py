@@ -124,7 +124,7 @@ class ReconstructionWriter:
         ref = self.reference_path(row["dataset"], row["image"])
         if not ref.is_file():
             _write_png(ref, reference, {"dataset": row["dataset"], "image": row["image"], "reference": True})
-        keep = ("dataset", "image", "pipeline", "checkpoint", "channel", "snr_db", "ratio", "seed", "row_id", "failed", "bpp", "bits",
+        keep = ("dataset", "image", "pipeline", "checkpoint", "channel", "snr_db", "ratio", "seed", "row_id", "pipeline_label", "failed", "bpp", "bits",
                 "ratio_used", *metrics)
         meta = {k: row.get(k) for k in keep if k in row}
         meta = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in meta.items()}
