@@ -1,10 +1,18 @@
 """Seeding: one seed in the config drives all noise, fading and sampling.
 
-Every image gets its own :class:`torch.Generator`, seeded from a stable hash of
-(seed, dataset, image, channel, SNR). The pipeline is deliberately *not* part of the key: two
-pipelines that send the same number of symbols of the same image at the same SNR see exactly the
-same fading and noise, and the noise an image sees does not depend on which other images share
-its batch (so resuming a sweep reproduces the same numbers).
+Every result cell gets its own :class:`torch.Generator`, seeded from a stable hash of
+(seed, image, channel family, realization) (:func:`cell_seed`). Neither the SNR nor the pipeline
+is part of the key (common random numbers):
+
+* at every SNR point of a sweep an (image, realization) sees the same fading and the same unit
+  noise draws, scaled by the SNR's noise standard deviation, so a curve over SNR is smooth (under
+  block fading the capacity of one realization only grows with the SNR);
+* two pipelines that send the same number of symbols see exactly the same fading and noise, so
+  the difference between them is a paired difference;
+* the draws of an image do not depend on which other images share its batch, so resuming a sweep
+  reproduces the same numbers.
+
+Realization r of an image is an independent draw of everything (fading, noise, CSI error).
 """
 
 from __future__ import annotations
@@ -25,18 +33,16 @@ def stable_seed(*parts) -> int:
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big") & ((1 << 63) - 1)
 
 
-def image_seed(seed: int, dataset: str, image: str, channel: str, snr_db: float) -> int:
-    """Seed of the per-image generator for one channel realisation."""
-    return stable_seed("semcom-v1", int(seed), dataset, image, channel, round(float(snr_db), 6))
+#: Version of the seeding scheme; part of every row's key (:mod:`semcom.store.keys`), so rows
+#: drawn under another scheme are never mixed with these. v1 (semcom 0.1) seeded per SNR point.
+SCHEME = "semcom-v2"
 
 
-def cell_seed(seed: int, dataset: str, image: str, channel: str, snr_db: float, realization: int = 0) -> int:
-    """Seed of the generator of one result cell (image, channel family, SNR, realization), used by
-    the runner and by :mod:`semcom.jscc.evaluate` alike. ``image`` is the image's name in its
-    dataset (relative path); the file extension does not enter the seed."""
-    stem = image.rsplit(".", 1)[0] if "." in image.rsplit("/", 1)[-1] else image
-    base = image_seed(seed, dataset, stem, channel, snr_db)
-    return base if not realization else stable_seed("semcom-v1-realization", base, int(realization))
+def cell_seed(seed: int, image: str, channel: str, realization: int = 0) -> int:
+    """Seed of the generator of one result cell: (seed, image, channel family, realization),
+    used by the runner and by :mod:`semcom.jscc.evaluate` alike (see the module docstring).
+    ``image`` is the image's name in its dataset (its relative path)."""
+    return stable_seed(SCHEME, int(seed), str(image), str(channel), int(realization))
 
 
 def generator(seed: int, device: str | torch.device = "cpu") -> torch.Generator:

@@ -418,12 +418,12 @@ def test_same_seed_same_table_different_seed_different_noise(tmp_path, small_fol
     assert (tables[0].capacity_bits != tables[2].capacity_bits).all() and not tables[0].bits.equals(tables[2].bits)
 
     from semcom.channels import build_channel
-    from semcom.randomness import generator, image_seed
+    from semcom.randomness import cell_seed, generator
 
     ch = build_channel({"name": "awgn"})
     x = torch.ones(1, 4096, dtype=torch.complex64)
-    draws = {seed: ch(x, 5.0, generator(image_seed(seed, "builtin", "img", "awgn", 5.0))).y for seed in (3, 3, 4)}
-    y3 = ch(x, 5.0, generator(image_seed(3, "builtin", "img", "awgn", 5.0))).y
+    draws = {seed: ch(x, 5.0, generator(cell_seed(seed, "img", "awgn"))).y for seed in (3, 3, 4)}
+    y3 = ch(x, 5.0, generator(cell_seed(3, "img", "awgn"))).y
     assert torch.equal(draws[3], y3) and not torch.allclose(draws[3], draws[4])
     noise = (draws[3] - draws[4]).abs().square().mean().item()
     assert noise == pytest.approx(2 * 10 ** (-0.5), rel=0.1)  # two independent CN(0, N0) draws: E|n1 - n2|^2 = 2 N0

@@ -1,7 +1,7 @@
 """Evaluate a JSCC model on an image set at several SNRs: mean RGB PSNR (8-bit) per SNR.
 
-Seeding is the runner's (:func:`semcom.randomness.cell_seed` of seed, dataset, image, channel,
-SNR), so ``python -m semcom.run dataset=kodak pipeline=deepjscc ratio=1/16`` gives the same
+Seeding is the runner's (:func:`semcom.randomness.cell_seed` of seed, image, channel family,
+realization 0), so ``python -m semcom.run dataset=kodak pipeline=deepjscc ratio=1/16`` gives the same
 per-image numbers::
 
     python -m semcom.jscc.evaluate deepjscc-awgn-r1_16              # Kodak, AWGN, SNR 1..13
@@ -46,7 +46,7 @@ def published_psnr() -> dict[str, tuple[float, ...]]:
 
 
 @torch.no_grad()
-def evaluate(model: JSCCModel, items, snrs, channel, ratio: float | None = None, seed: int = 0, dataset: str = "kodak", device="cpu") -> dict:
+def evaluate(model: JSCCModel, items, snrs, channel, ratio: float | None = None, seed: int = 0, device="cpu") -> dict:
     """{snr: mean PSNR over ``items``} (and per-image lists under "per_image").
 
     ``items``: objects with ``.name`` and ``.image`` (3, H, W), or (name, image) pairs. Images are
@@ -60,7 +60,7 @@ def evaluate(model: JSCCModel, items, snrs, channel, ratio: float | None = None,
         for it in items:
             name, img = (it.name, it.image) if hasattr(it, "name") else it
             x_img = img.unsqueeze(0).to(device)
-            rng = [generator(cell_seed(seed, dataset, name, channel.name, float(snr)), device)]
+            rng = [generator(cell_seed(seed, name, channel.name), device)]
             snr_t = as_snr_tensor(float(snr), 1, device)
             x, layout = model.encode(x_img, snr_t, ratio)
             ch = channel(x, snr_t, rng)
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         args.channel = args.channel or trained_channel(meta.get("train_config"))
         channel = build_channel(args.channel)
         t0 = time.time()
-        res = evaluate(model, ds.items, args.snr, channel, args.ratio, args.seed, ds.name)
+        res = evaluate(model, ds.items, args.snr, channel, args.ratio, args.seed)
     except SemcomError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -273,7 +273,7 @@ class TrainingRun:
 
     def validate(self) -> dict:
         """Mean 8-bit PSNR on the validation images at every validation SNR (curve columns)."""
-        res = evaluate(self.model, self.val_items, self.val_snrs, self.channel, None, int(self.cfg["seed"]), "val", self.device)
+        res = evaluate(self.model, self.val_items, self.val_snrs, self.channel, None, int(self.cfg["seed"]), self.device)
         self.model.train()
         self.last_val = {f"{s:g}": round(res[s], 3) for s in self.val_snrs}
         return {f"val_psnr_snr{s:g}": f"{res[s]:.3f}" for s in self.val_snrs}

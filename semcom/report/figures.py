@@ -103,15 +103,18 @@ def axis_label(df: pd.DataFrame, metric: str) -> str:
     return label
 
 
-def dataset_title(name: str) -> str:
-    return {"kodak": "Kodak", "builtin": "built-in images"}.get(name, str(name).removeprefix("folder:"))
+def dataset_title(name: str, n: int) -> str:
+    """``24 Kodak images``, ``5 built-in images``, ``imgs (12 images)``."""
+    if name in ("kodak", "builtin"):
+        return f"{n} {'Kodak' if name == 'kodak' else 'built-in'} image{'s' if n != 1 else ''}"
+    return f"{str(name).removeprefix('folder:')} ({n} image{'s' if n != 1 else ''})"
 
 
 def caption(df: pd.DataFrame, x: str, method: str, small_n: bool) -> str:
     """The line under the panels: dataset, images, ratio or SNR, realizations, what the band is."""
     parts = []
     for ds, g in df.groupby("dataset"):
-        parts.append(f"{dataset_title(ds)}, {g['image'].nunique()} images")
+        parts.append(dataset_title(ds, g["image"].nunique()))
     other = "ratio" if x == "snr_db" else "snr_db"
     values = sorted(df[other].astype(float).unique())
     if len(values) == 1:

@@ -99,7 +99,7 @@ def channel_title(label: str) -> str:
 
 def family(label: str) -> str:
     """The family of a display name: ``BPG + LDPC (best MCS)`` -> ``bpg``; ``DeepJSCC (1/16)`` -> ``deepjscc``."""
-    return re.split(r" \+ | \(|@", str(label), maxsplit=1)[0].strip().lower()
+    return re.split(r" \+ | \(|@|_", str(label), maxsplit=1)[0].strip().lower()
 
 
 def _shade(colour: str, amount: float) -> str:
@@ -118,7 +118,8 @@ def curve_style(label: str, bound: bool = False) -> dict:
         hue, marker = SPARE_COLOURS[_hash(fam) % len(SPARE_COLOURS)], MARKERS[_hash(fam) % len(MARKERS)]
     if bound:
         return {"color": _shade(hue, SHADES[1]), "marker": marker, "linestyle": "--", "markerfacecolor": "white"}
-    plain = label.lower() == fam or "best mcs" in label.lower() or label.lower().startswith(f"{fam} (")
+    low = label.lower()
+    plain = low == fam or "best mcs" in low or low.startswith(f"{fam} (") or low in (f"{fam}_ldpc", f"{fam}_ldpc_best")
     if plain:
         return {"color": hue, "marker": marker, "linestyle": "-", "markerfacecolor": hue}
     h = _hash(label)

@@ -79,11 +79,11 @@ class JobPlan:
                 "row_id": cell.row_id, "image_id": item.digest}
 
     def generator(self, cell: Cell) -> torch.Generator:
-        """The cell's own generator: noise and fading depend on the image, channel family, SNR and
-        realization only, never on the pipeline or the batch (:mod:`semcom.randomness`)."""
+        """The cell's own generator: noise and fading depend on the image, channel family and
+        realization only, not on the SNR (common random numbers), the pipeline or the batch
+        (:mod:`semcom.randomness`)."""
         item = self.dataset.items[cell.item]
-        seed = cell_seed(self.settings.seed, self.dataset.name, item.name, self.channel.name, cell.snr_db, cell.realization)
-        return generator(seed, self.device)
+        return generator(cell_seed(self.settings.seed, item.name, self.channel.name, cell.realization), self.device)
 
     def pending(self) -> list[Cell]:
         return [c for c in self.cells if c.row_id not in self.done]

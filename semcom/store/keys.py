@@ -2,8 +2,8 @@
 
 A row's key, ``row_id``, is a digest of everything that determines its values:
 
-* :data:`KEY_VERSION` (the key scheme and the randomness scheme of :mod:`semcom.randomness`: rows
-  drawn under other random numbers never share a key with these);
+* :data:`KEY_VERSION` and the seeding scheme (:data:`semcom.randomness.SCHEME`: rows drawn
+  under other random numbers never share a key with these);
 * the dataset's identity (``builtin``, ``kodak``, a folder by its resolved path, a plugin by its
   import path and arguments) and, for pipelines whose rows depend on the job's other images
   (:attr:`~semcom.pipelines.base.PipelineBase.uses_dataset`: the best-MCS envelope), the digest of
@@ -33,6 +33,8 @@ import math
 from collections.abc import Iterable, Mapping
 
 import pandas as pd
+
+from semcom.randomness import SCHEME
 
 #: Version of the row key. Version 1 (semcom 0.1) keyed rows by names only (the dataset's name,
 #: the image's file stem, the pipeline's name) and seeded noise per SNR point; its rows are never
@@ -71,7 +73,7 @@ def round_key(value: float) -> float:
 def row_id(*, dataset_id: str, image: str, image_id: str, pipeline_id: str, channel_id: str, snr_db: float,
            ratio: float, seed: int, realization: int, quantize: bool, dataset_digest: str | None = None) -> str:
     """The key of one row (32 hex characters); see the module docstring."""
-    return digest([KEY_VERSION, dataset_id, dataset_digest, image, image_id, pipeline_id, channel_id,
+    return digest([KEY_VERSION, SCHEME, dataset_id, dataset_digest, image, image_id, pipeline_id, channel_id,
                    round_key(snr_db), round_key(ratio), int(seed), int(realization), bool(quantize)])
 
 

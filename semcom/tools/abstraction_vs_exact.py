@@ -23,7 +23,7 @@ from semcom.channels import build_channel
 from semcom.datasets import load_dataset
 from semcom.metrics import get_metric
 from semcom.pipelines.base import build_pipeline
-from semcom.randomness import generator, image_seed
+from semcom.randomness import cell_seed, generator
 
 CHAINS = {"jpeg_ldpc": ("jpeg", 1 / 6), "bpg_ldpc": ("bpg", 1 / 16)}
 
@@ -82,7 +82,7 @@ def main() -> int:
                 ps = []
                 for seed in range(a.seeds if mode == "exact" or a.fast_seeds is None else a.fast_seeds):
                     for it in ds.items:
-                        g = generator(image_seed(seed, ds.name, it.name, channel.name, snr))
+                        g = generator(cell_seed(seed, it.name, channel.name))
                         with torch.no_grad():
                             tx = pipe.transmit(it.image[None], snr, channel, [g])
                         blocks += tx.extras["codewords"][0]
