@@ -39,39 +39,18 @@ def _pick(values, wanted, what: str, flag: str):
     raise SemcomError(f"no reconstructions at {what} {wanted}: choose one of {shown} with {flag}")
 
 
-def plot_reconstruction_grid(
-    folder: str | Path,
-    image: str | None = None,
-    snrs: list[float] | None = None,
-    channel: str | None = None,
-    ratio: float | None = None,
-    pipelines: list[str] | None = None,
-    seed: int | None = None,
-    metric: str = "psnr",
-    names_map: dict | None = None,
-):
-    """The qualitative figure from saved reconstructions under ``folder``.
-
-    Returns ``(figure, choice)``, ``choice`` the dict of the image, channel, ratio, seed and SNRs
-    shown (each argument left as None is taken from the saved files when only one value exists).
-
-    Layout: the reference at the top left, then one row per pipeline and one column per SNR
-    (``snrs``: default every saved SNR, at most 5), 7.16 in wide; each tile is captioned with
-    ``metric`` (or "lost" for a failed transmission).
-    """
-    from PIL import Image
-
+def select_tiles(folder, image=None, snrs=None, channel=None, ratio=None, pipelines=None, seed=None):
+    """(reference row, reconstruction rows, choice) of the saved reconstructions under ``folder``
+    (each argument left as None is taken from the saved files when only one value exists)."""
     from semcom.conventions import parse_ratio
     from semcom.store.reconstructions import scan
 
     table = scan(folder)
     if not len(table):
         raise SemcomError(f"no saved reconstructions under {folder}: run with save_reconstructions=N (or a list of image names)")
-    images = sorted(table["image"].unique())
-    image = _pick(images, image, "image", "--image")
+    image = _pick(sorted(table["image"].unique()), image, "image", "--image")
     table = table[table["image"] == image]
-    ref = table[table["reference"]]
-    rec = table[~table["reference"]].copy()
+    ref, rec = table[table["reference"]], table[~table["reference"]].copy()
     if not len(ref) or not len(rec):
         raise SemcomError(f"image {image}: the reference or the reconstructions are missing under {folder}")
     channel = _pick(rec["channel"].unique(), channel, "channel", "--channel")
@@ -94,15 +73,40 @@ def plot_reconstruction_grid(
         if unknown:
             raise SemcomError(f"no reconstructions of pipeline {', '.join(unknown)}: saved pipelines are {', '.join(names)}")
         names = list(pipelines)
+    return ref.iloc[0], rec, {"image": image, "channel": channel, "ratio": ratio, "seed": seed, "snr_db": cols, "pipelines": names}
 
+
+def _tile_caption(row, metric: str) -> str:
+    value = row.get(metric)
+    if bool(row.get("failed", False)):
+        return "lost"
+    if value is None or not np.isfinite(value):
+        return ""
+    return f"{value:.2f} dB" if metric == "psnr" else f"{metric} {value:.3f}"
+
+
+def plot_reconstruction_grid(folder: str | Path, image: str | None = None, snrs: list[float] | None = None, channel: str | None = None,
+                             ratio: float | None = None, pipelines: list[str] | None = None, seed: int | None = None,
+                             metric: str = "psnr", names_map: dict | None = None):
+    """The qualitative figure from saved reconstructions under ``folder``; returns ``(figure, choice)``,
+    ``choice`` the dict of the image, channel, ratio, seed, SNRs and pipelines shown.
+
+    Layout: the reference at the top left, then one row per pipeline and one column per SNR
+    (``snrs``: default every saved SNR, at most 5), 7.16 in wide; each tile is captioned with
+    ``metric`` (or "lost" for a failed transmission); rows are labelled with the pipelines'
+    display names (``names_map`` overrides them).
+    """
+    from PIL import Image
+
+    ref, rec, choice = select_tiles(folder, image, snrs, channel, ratio, pipelines, seed)
+    names, cols = choice["pipelines"], choice["snr_db"]
     stored = rec.groupby("pipeline")["pipeline_label"].last().dropna().to_dict() if "pipeline_label" in rec.columns else {}
     labels = {**stored, **dict(names_map or {})}
-    ref_img = np.asarray(Image.open(ref["path"].iloc[0]))
+    ref_img = np.asarray(Image.open(ref["path"]))
     h, w = ref_img.shape[:2]
-    ncols = len(cols) + 1
-    tile_w = DOUBLE_COLUMN_IN / ncols
+    tile_w = DOUBLE_COLUMN_IN / (len(cols) + 1)
     with plt.rc_context(RC):
-        fig, axes = plt.subplots(len(names), ncols, figsize=(DOUBLE_COLUMN_IN, tile_w * h / w * len(names) + 0.45), squeeze=False,
+        fig, axes = plt.subplots(len(names), len(cols) + 1, figsize=(DOUBLE_COLUMN_IN, tile_w * h / w * len(names) + 0.45), squeeze=False,
                                  layout="constrained")
         for ax in axes.flat:
             ax.set_xticks([])
@@ -121,12 +125,7 @@ def plot_reconstruction_grid(
                 if not len(hit):
                     ax.text(0.5, 0.5, "not saved", ha="center", va="center", transform=ax.transAxes)
                     continue
-                row = hit.iloc[0]
-                ax.imshow(np.asarray(Image.open(row["path"])))
-                value = row.get(metric)
-                lost = bool(row.get("failed", False))
-                caption = "lost" if lost else (f"{value:.2f} dB" if metric == "psnr" and value is not None and np.isfinite(value)
-                                              else (f"{metric} {value:.3f}" if value is not None and np.isfinite(value) else ""))
-                ax.set_xlabel(caption)
-        fig.suptitle(f"{image}, {channel_title(channel)}, $\\rho$ = {ratio_label(ratio)}")
-    return fig, {"image": image, "channel": channel, "ratio": ratio, "seed": seed, "snr_db": cols, "pipelines": names}
+                ax.imshow(np.asarray(Image.open(hit.iloc[0]["path"])))
+                ax.set_xlabel(_tile_caption(hit.iloc[0], metric))
+        fig.suptitle(f"{choice['image']}, {channel_title(choice['channel'])}, $\\rho$ = {ratio_label(choice['ratio'])}")
+    return fig, choice
