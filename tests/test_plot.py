@@ -1,4 +1,4 @@
-"""Paper figures: fixed style per pipeline, t-interval bands, sizes, embedded fonts, vs-ratio figures."""
+"""Paper figures: style per display name, honest bands, names, filters, sizes, embedded fonts, vs-ratio figures."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pandas as pd
 import pytest
 
 from semcom.errors import SemcomError
-from semcom.plot import (DOUBLE_COLUMN_IN, FAMILY_COLOURS, SINGLE_COLUMN_IN, figure_plan, main, pipeline_style, plot_metric,
-                         plot_results, ratio_label, save_figure)
+from semcom.conventions import ratio_label
+from semcom.plot import main
+from semcom.report.figures import FigureOptions, figure_plan, plot_metric, plot_results
+from semcom.report.style import DOUBLE_COLUMN_IN, FAMILY_STYLE, SINGLE_COLUMN_IN, curve_style, save_figure
 
 T975_DOF2 = (2 * 0.975 - 1) / np.sqrt(2 * 0.975 * 0.025)  # closed form for 2 degrees of freedom
 
@@ -33,15 +35,15 @@ def _lines(fig):
 
 
 def test_style_is_a_function_of_the_name_only():
-    assert pipeline_style("jpeg_ldpc") == pipeline_style("jpeg_ldpc")
-    assert pipeline_style("jpeg_ldpc")["color"] == FAMILY_COLOURS["jpeg"][0] == pipeline_style("jpeg_capacity")["color"]
-    assert pipeline_style("jpeg_capacity")["linestyle"] == "--" and pipeline_style("jpeg_ldpc")["linestyle"] == "-"
-    assert pipeline_style("jpeg_capacity")["markerfacecolor"] == "white"
-    assert pipeline_style("bpg_ldpc")["color"] != pipeline_style("jpeg_ldpc")["color"]
-    # a variant of a family keeps the colour but gets its own marker / dashes; unknown families are stable
-    assert pipeline_style("jpeg_ldpc_16qam")["color"] == FAMILY_COLOURS["jpeg"][0]
-    assert pipeline_style("jpeg_ldpc_16qam")["linestyle"] != "-"
-    assert pipeline_style("mynewmodel") == pipeline_style("mynewmodel")
+    bpg = FAMILY_STYLE["bpg"][0]
+    assert curve_style("BPG + LDPC (best MCS)") == curve_style("BPG + LDPC (best MCS)")
+    assert curve_style("BPG + LDPC (best MCS)")["color"] == bpg and curve_style("BPG + LDPC (best MCS)")["linestyle"] == "-"
+    bound = curve_style("BPG + capacity", bound=True)
+    assert bound["linestyle"] == "--" and bound["markerfacecolor"] == "white"
+    assert bound["color"] != bpg  # distinct colours within a family
+    assert curve_style("BPG + LDPC (QPSK 1/2)")["color"] not in (bpg, bound["color"])
+    assert curve_style("JPEG + LDPC (best MCS)")["color"] != bpg and curve_style("DeepJSCC (1/16)")["color"] == FAMILY_STYLE["deepjscc"][0]
+    assert curve_style("mynewmodel") == curve_style("mynewmodel")
 
 
 def test_same_colours_and_markers_when_a_figure_has_fewer_pipelines():
@@ -49,18 +51,43 @@ def test_same_colours_and_markers_when_a_figure_has_fewer_pipelines():
     alone = _lines(plot_metric(_table(["deepjscc"]), "psnr"))
     for attr in ("get_color", "get_marker", "get_linestyle"):
         assert getattr(full["deepjscc"], attr)() == getattr(alone["deepjscc"], attr)()
-    assert mcolors.to_hex(full["jpeg_ldpc"].get_color()).upper() == FAMILY_COLOURS["jpeg"][0]
-    assert full["jpeg_capacity"].get_linestyle() == "--"
+    assert mcolors.to_hex(full["jpeg_ldpc"].get_color()).upper() == FAMILY_STYLE["jpeg"][0]
 
 
-def test_band_is_the_t_interval_and_panels_per_channel():
-    fig = plot_metric(_table(["jpeg_ldpc"], channels=("awgn", "rayleigh_block")), "psnr")
-    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["awgn", "rayleigh_block"]
+def test_labels_titles_bounds_and_axes_come_from_the_rows():
+    df = _table(["bpg_ldpc_best", "bpg_capacity", "deepjscc"], channels=("awgn", "rayleigh_block"))
+    labels = {"bpg_ldpc_best": "BPG + LDPC (best MCS)", "bpg_capacity": "BPG + capacity", "deepjscc": "DeepJSCC (1/16)"}
+    df["pipeline_label"] = df.pipeline.map(labels)
+    df["bound"] = df.pipeline == "bpg_capacity"
+    fig = plot_metric(df, "psnr")
+    lines = _lines(fig)
+    assert set(lines) == set(labels.values()) and lines["BPG + capacity"].get_linestyle() == "--"
+    assert lines["BPG + capacity"].get_color() != lines["BPG + LDPC (best MCS)"].get_color()
+    assert [ax.get_title() for ax in fig.axes if ax.get_visible()] == ["AWGN", "Rayleigh block fading"]
+    assert fig.axes[0].get_xlabel() == r"SNR $E_s/N_0$ (dB)" and fig.axes[0].get_ylabel() == "PSNR (dB)"
+    renamed = _lines(plot_metric(df, "psnr", options=FigureOptions(names={"deepjscc": "Ours"}, pipelines=["deepjscc", "bpg_capacity"])))
+    assert set(renamed) == {"Ours", "BPG + capacity"}
+
+
+def test_bands_t_interval_auto_below_five_images_and_range():
+    fig = plot_metric(_table(["jpeg_ldpc"], channels=("awgn", "rayleigh_block")), "psnr", options=FigureOptions(ci="t"))
     band = fig.axes[0].collections[0].get_paths()[0].vertices
-    # at SNR 1 dB: values 11.625, 21.625, 31.625 -> mean 21.625, half-width t * 10 / sqrt(3)
-    ys = band[np.isclose(band[:, 0], 1.0), 1]
+    # at SNR 7 dB: values 17.625, 27.625, 37.625 -> mean 27.625, half-width t * 10 / sqrt(3) = 24.8;
+    # at 1 dB (mean 21.625) the interval's low end, -3.2 dB, is clipped to PSNR's 0 dB
     half = T975_DOF2 * 10 / np.sqrt(3)
-    assert ys.min() == pytest.approx(21.625 - half) and ys.max() == pytest.approx(21.625 + half)
+    ys = band[np.isclose(band[:, 0], 7.0), 1]
+    assert ys.min() == pytest.approx(27.625 - half) and ys.max() == pytest.approx(27.625 + half)
+    ys = band[np.isclose(band[:, 0], 1.0), 1]
+    assert ys.min() == 0.0 and ys.max() == pytest.approx(21.625 + half)
+    auto = plot_metric(_table(["jpeg_ldpc"]), "psnr")  # 3 images: no band by default, and the caption says so
+    assert not auto.axes[0].collections and "no band below 5 images" in auto._supxlabel.get_text()
+    low = plot_metric(_table(["jpeg_ldpc"], values=(0.5, 3.0, 60.0)), "psnr", options=FigureOptions(ci="t"))
+    band = low.axes[0].collections[0].get_paths()[0].vertices
+    assert band[:, 1].min() >= 0.0  # a PSNR band never goes below 0 dB
+    boot = plot_metric(_table(["jpeg_ldpc"], values=tuple(float(v) for v in range(10, 80, 10))), "psnr", options=FigureOptions(ci="bootstrap"))
+    assert boot.axes[0].collections and "bootstrap" in boot._supxlabel.get_text()
+    with pytest.raises(SemcomError, match="plot.ci='wide' is unknown"):
+        FigureOptions(ci="wide")
 
 
 def _pdf_size_in(path):
@@ -99,9 +126,14 @@ def test_vs_ratio_axis():
 
 def test_plot_cli(tmp_path, capsys):
     table = tmp_path / "results.parquet"
-    _table(["jpeg_ldpc"]).to_parquet(table)
+    _table(["jpeg_ldpc", "deepjscc"]).to_parquet(table)
     assert main([str(table), "--metrics", "psnr"]) == 0
     assert (tmp_path / "figures" / "psnr_vs_snr.pdf").is_file()
+    assert main([str(table), "--out", str(tmp_path / "o"), "--ci", "t", "--names", "deepjscc=Ours", "--pipelines", "deepjscc",
+                 "--ylim", "psnr=5,60"]) == 0
+    assert (tmp_path / "o" / "psnr_vs_snr.png").is_file()
+    assert main([str(table), "--ylim", "psnr=60"]) == 2
+    assert "LOW,HIGH" in capsys.readouterr().err
     assert main([str(table), "--metrics", "lpips"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: metric lpips is not in the results")

@@ -118,7 +118,8 @@ def _labels(fig):
 def test_figure_overlays_the_published_line_in_its_own_style():
     from matplotlib.colors import to_hex
 
-    from semcom.plot import _panel_references, draw_references, pipeline_style, plot_metric
+    from semcom.report.figures import _panel_references, draw_references, plot_metric
+    from semcom.report.style import curve_style
 
     refs = select(["witt_yang2023", "ntscc_dai2022"])
     fig = plot_metric(_table(), "psnr", "snr_db", references=refs)
@@ -130,7 +131,7 @@ def test_figure_overlays_the_published_line_in_its_own_style():
     # not the panel's: other ratio, x axis or channel
     assert not any("snr10" in k or "MS-SSIM" in k for k in lines) and len([k for k in lines if "(published)" in k]) == 5
     assert witt.get_markerfacecolor() == "none" and witt.get_linewidth() < 1.0
-    assert to_hex(witt.get_color()) in ("#000000", "#5a5a5a", "#9a9a9a") and witt.get_color() != pipeline_style("deepjscc")["color"]
+    assert to_hex(witt.get_color()) in ("#000000", "#5a5a5a", "#9a9a9a") and witt.get_color() != curve_style("deepjscc")["color"]
     assert "WITT [WITT, Yang et al. 2023] (published)" in legend_texts
     # an MS-SSIM panel gets the dB curves converted
     import matplotlib.pyplot as plt
@@ -147,7 +148,7 @@ def test_figure_overlays_the_published_line_in_its_own_style():
 
 
 def test_plot_results_auto_and_ratio_axis(tmp_path):
-    from semcom.plot import plot_metric
+    from semcom.report.figures import plot_metric
 
     df = pd.concat([_table(ratio=r, snrs=(10.0,)) for r in (1 / 48, 1 / 24, 1 / 12)], ignore_index=True)
     fig = plot_metric(df, "psnr", "ratio", references=select("auto", ["kodak"]))
@@ -186,7 +187,7 @@ def test_run_config_names_references(tmp_path, monkeypatch):
         validate(cfg)
     # a redraw without --reference takes the run's plot.references from the table's stored config
     seen = []
-    monkeypatch.setattr(plot, "plot_results", lambda df, out, metrics=None, references=None: seen.append(references) or [])
+    monkeypatch.setattr(plot, "plot_results", lambda df, out, metrics=None, references=None, **opts: seen.append(references) or [])
     table = tmp_path / "results.parquet"
     _table(config={"plot": {"references": ["witt_yang2023"]}}).to_parquet(table)
     assert plot.main([str(table)]) == 0 and seen[-1] == ["witt_yang2023"]
