@@ -63,7 +63,7 @@ class Evaluation:
     def figure(self, metric: str = "psnr", path: str | Path | None = None, **options) -> list[Path]:
         """Draw ``metric`` against SNR (one panel per channel) as ``<path>.pdf`` and ``<path>.png``
         (default: ``<folder>/figures/<metric>_vs_snr``); ``options`` go to the figure code
-        (:func:`semcom.plot.plot_results`)."""
+        (:func:`semcom.report.figures.plot_results`)."""
         from semcom.report.figures import plot_results
 
         out = Path(path) if path is not None else self.folder / "figures" / f"{metric}_vs_snr"

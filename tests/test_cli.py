@@ -69,7 +69,7 @@ def test_bad_image_in_folder_stops_before_any_table(tmp_path, small_folder):
 
 def test_print_config(tmp_path):
     p = run(["--cfg", "job", "pipeline=jpeg_capacity", "ratio=1/16"], tmp_path)
-    assert p.returncode == 0 and "name: jpeg_capacity" in p.stdout and "ratio: 1/16" in p.stdout
+    assert p.returncode == 0 and "codec: jpeg" in p.stdout and "kind: capacity" in p.stdout and "ratio: 1/16" in p.stdout
 
 
 def test_non_editable_install_runs_from_another_directory(tmp_path, small_folder):

@@ -305,9 +305,9 @@ def test_runner_job_with_learned_pipeline(tmp_path, small_folder):
 
 
 def test_build_model_errors():
-    with pytest.raises(SemcomError, match="unknown JSCC model"):
+    with pytest.raises(SemcomError, match="unknown model 'nope'"):
         build_model("nope", {})
-    with pytest.raises(SemcomError, match="bad parameters"):
+    with pytest.raises(SemcomError, match="bad keyword arguments"):
         build_model("deepjscc", {"ratio": 1 / 16, "colour": 3})
 
 

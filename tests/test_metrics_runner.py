@@ -92,7 +92,7 @@ def test_cells_of_several_snr_points_share_one_call_with_the_same_results(tmp_pa
         p.transmit = wrapped
         return p
 
-    monkeypatch.setattr("semcom.runner.job.build_pipeline", counting_build)
+    monkeypatch.setattr("semcom.runner.plan.build_pipeline", counting_build)
     common = [f"pipeline={pipeline}", "snr_db=[1,7,13]", "metrics=[psnr,lpips]", "ratio=1/6" if pipeline == "jpeg_ldpc" else "ratio=1/16"]
     one = run_job(_cfg(small_folder, *common, "batch_size=16"), tmp_path / "one", progress=False)
     assert calls == [(6, (1.0, 1.0, 7.0, 7.0, 13.0, 13.0))]

@@ -49,11 +49,11 @@ BAD_ARGS = [
     (["seed=x"], "is not a whole number"),
     (["seed=1.5"], "is not a whole number"),
     (["fallback=nope"], "fallback='nope' is unknown"),
-    (["batch_size=0"], "batch_size=0 must be at least 1"),
+    (["batch_size=0"], "batch_size=0 is too small: give batch_size=1"),
     (["dataset=folder", "dataset.path=/definitely/not/here"], "does not exist"),
     (["dataset=folder"], "dataset.path"),
     (["dataset.name=imagenet"], "unknown dataset 'imagenet'"),
-    (["dataset.limit=0"], "dataset.limit=0 must be a positive number"),
+    (["dataset.limit=0"], "dataset.limit=0 is too small: give dataset.limit=1"),
     (["-m", "sweep=snr", "pipeline=jpeg_ldpc,nope"], "unknown pipeline 'nope'"),
 ]
 

@@ -35,7 +35,7 @@ DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "lpips")
 def selectors() -> dict[str, tuple[str, ...]]:
     """Config words that select a set of metrics, keeping only those whose weights resolve:
     ``default`` (:data:`DEFAULT_METRICS`) and ``all`` (every registered name, plugins included)."""
-    return {"default": DEFAULT_METRICS, "all": tuple(METRICS.names())}
+    return {"default": DEFAULT_METRICS, "all": tuple(METRICS.entries())}
 
 
 def get_metric(spec: str | Mapping, **params) -> Metric:

@@ -54,7 +54,7 @@ def whole_number(key: str, value, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or (isinstance(value, float) and not value.is_integer()):
         raise SemcomError(f"{key}={value!r} is not a whole number: give e.g. {key}={max(minimum, 1)}")
     if int(value) < minimum:
-        raise SemcomError(f"{key}={value!r} must be at least {minimum}")
+        raise SemcomError(f"{key}={value!r} is too small: give {key}={minimum} or more")
     return int(value)
 
 
