@@ -39,8 +39,8 @@ def test_single_run_writes_table_summary_and_figures(tmp_path, small_folder):
 
 def test_sweep_snr_multirun_merges_jobs(tmp_path, small_folder):
     sweep = tmp_path / "sweep"
-    p = run(["sweep=snr", "dataset=folder", f"dataset.path={small_folder}", "snr_db=[2,12]", "dataset.limit=1",
-             f"hydra.sweep.dir={sweep}"], tmp_path)
+    p = run(["sweep=snr", "pipeline=jpeg_ldpc,jpeg_capacity", "dataset=folder", f"dataset.path={small_folder}", "snr_db=[2,12]",
+             "dataset.limit=1", "realizations=1", "metrics=[psnr]", f"hydra.sweep.dir={sweep}"], tmp_path)
     assert p.returncode == 0, p.stderr[-3000:]
     df = pd.read_parquet(sweep / "results.parquet")
     assert set(df.pipeline) == {"jpeg_ldpc", "jpeg_capacity"} and set(df.channel) == {"awgn", "rayleigh_block"}

@@ -1,6 +1,6 @@
 """The reduced (CI) forms of the studies in experiments/ that tests/test_sweeps.py and
 tests/test_transforms.py do not run: deepjscc_vs_bpg_ldpc (and its fast form), rate_sweep,
-metric_agreement. Each study config is composed exactly as ``--config-dir experiments +<study>=<form>``
+metric_agreement. Each study config is composed exactly as ``experiment=<study>/<form>``
 composes it, every point of its sweep is run by ``run_job`` into one store (what the Hydra
 launcher does, without a process per job), on two Kodak images shrunk to 192 x 288 so that the
 suite stays fast, and the claims of the study's README are checked on the numbers."""
@@ -21,7 +21,6 @@ from semcom.report.outputs import collect
 
 REPO = Path(__file__).resolve().parents[1]
 KODAK = Path(os.environ["SEMCOM_DATA"]) / "kodak"
-EXPERIMENTS = [str(REPO / "experiments")]
 
 
 @pytest.fixture(scope="module")
@@ -37,12 +36,12 @@ def kodak_small(tmp_path_factory) -> Path:
 def run_study(study: str, form: str, images: Path, sweep: Path, *extra: str):
     """Compose ``+study=form`` with ``extra`` overrides, run every point of its sweeper params into
     the store under ``sweep``; return (the composed study config, the merged rows)."""
-    base = [f"+{study}={form}", "dataset=folder", f"dataset.path={images}", "dataset.limit=null",
+    base = [f"experiment={study}/{form}", "dataset=folder", f"dataset.path={images}", "dataset.limit=null",
             f"hydra.sweep.dir={sweep}", "device=cpu", *extra]
-    cfg = compose(base, config_dirs=EXPERIMENTS, return_hydra_config=True)
+    cfg = compose(base, return_hydra_config=True)
     params = {k: str(v).split(",") for k, v in cfg.hydra.sweeper.params.items()}
     for i, point in enumerate(product(*params.values())):
-        job = compose([*base, *(f"{k}={v}" for k, v in zip(params, point))], config_dirs=EXPERIMENTS)
+        job = compose([*base, *(f"{k}={v}" for k, v in zip(params, point))])
         run_job(job, sweep / str(i), store_dir=sweep, progress=False, plots=False, job_num=i)
     return cfg, collect(sweep)
 
@@ -73,8 +72,8 @@ def test_deepjscc_vs_bpg_ldpc_reduced_form_and_its_fast_twin(tmp_path, kodak_sma
 
 def test_rate_sweep_fast_form_composes():
     """The fast form keeps the full sweep's data, SNR and ratio grid and swaps in the fast-mode envelopes."""
-    full = compose(["+rate_sweep=full"], config_dirs=EXPERIMENTS, return_hydra_config=True)
-    fast = compose(["+rate_sweep=fast"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    full = compose(["experiment=rate_sweep/full"], return_hydra_config=True)
+    fast = compose(["experiment=rate_sweep/fast"], return_hydra_config=True)
     assert fast.dataset.name == "kodak" and list(fast.snr_db) == [10] and fast.hydra.sweeper.params.channel == "awgn"
     assert fast.hydra.sweeper.params.ratio == full.hydra.sweeper.params.ratio and len(fast.hydra.sweeper.params.ratio.split(",")) == 10
     assert fast.hydra.sweeper.params.pipeline == "bpg_ldpc_best_abstraction,bpg_capacity,jpeg_ldpc_best_abstraction"
@@ -84,8 +83,8 @@ def test_rate_sweep_fast_form_composes():
 def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
     """The fast form keeps the full study's data, channels, ratio and SNR grid, swaps in the
     fast-mode envelopes and adds the metrics of the performance target."""
-    full = compose(["+deepjscc_vs_bpg_ldpc=full"], config_dirs=EXPERIMENTS, return_hydra_config=True)
-    fast = compose(["+deepjscc_vs_bpg_ldpc=fast"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    full = compose(["experiment=deepjscc_vs_bpg_ldpc/full"], return_hydra_config=True)
+    fast = compose(["experiment=deepjscc_vs_bpg_ldpc/fast"], return_hydra_config=True)
     assert fast.dataset.name == full.dataset.name == "kodak" and fast.ratio == full.ratio == "1/16"
     assert list(fast.snr_db) == list(full.snr_db) and len(fast.snr_db) == 7
     assert fast.hydra.sweeper.params.channel == full.hydra.sweeper.params.channel == "awgn,rayleigh_block"
@@ -93,17 +92,17 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
     assert list(fast.metrics) == ["psnr", "ms_ssim", "lpips", "vitscore", "fid"]
     assert str(fast.hydra.sweep.dir).endswith("deepjscc_vs_bpg_ldpc/fast")
     for name in ("bpg_ldpc_best_abstraction", "jpeg2000_ldpc_best_abstraction"):
-        p = compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
+        p = compose(["experiment=deepjscc_vs_bpg_ldpc/fast", f"pipeline={name}"]).pipeline
         assert p.decoder == "abstraction" and p.mcs == "best" and p.mcs_table == "compact"
     # every learned pipeline of either form has a shipped checkpoint for each channel of the sweep
     from semcom.runner.plan import fill_checkpoint_name
     from semcom.jscc.checkpoints import shipped
 
     learned = [n for form in (full, fast) for n in form.hydra.sweeper.params.pipeline.split(",")
-               if compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={n}"], config_dirs=EXPERIMENTS).pipeline.kind == "learned"]
+               if compose(["experiment=deepjscc_vs_bpg_ldpc/fast", f"pipeline={n}"]).pipeline.kind == "learned"]
     assert sorted(set(learned)) == ["adjscc", "deepjscc", "swinjscc"]
     for name in set(learned):
-        p = compose(["+deepjscc_vs_bpg_ldpc=fast", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
+        p = compose(["experiment=deepjscc_vs_bpg_ldpc/fast", f"pipeline={name}"]).pipeline
         for channel in ("awgn", "rayleigh_block"):
             assert fill_checkpoint_name(dict(p), channel, 1 / 16)["checkpoint"] in shipped(), (name, channel)
 
@@ -115,8 +114,8 @@ def test_deepjscc_vs_bpg_ldpc_fast_form_composes():
 def test_metric_study_fast_forms_compose(study, full_form, fast_form, digital):
     """The fast forms of metric_agreement and of metric_validation's chains keep the full form's data,
     grid and metrics and replace exactly its LDPC chains by their fast-mode twins (same MCS rule)."""
-    full = compose([f"+{study}={full_form}"], config_dirs=EXPERIMENTS, return_hydra_config=True)
-    fast = compose([f"+{study}={fast_form}"], config_dirs=EXPERIMENTS, return_hydra_config=True)
+    full = compose([f"experiment={study}/{full_form}"], return_hydra_config=True)
+    fast = compose([f"experiment={study}/{fast_form}"], return_hydra_config=True)
     assert fast.dataset.name == full.dataset.name == "kodak" and list(fast.snr_db) == list(full.snr_db)
     assert list(fast.metrics) == list(full.metrics) and fast.ratio == full.ratio
     for key in ("channel", "ratio"):
@@ -125,8 +124,8 @@ def test_metric_study_fast_forms_compose(study, full_form, fast_form, digital):
     assert slow - quick == set(digital) and quick - slow == {f"{d}_abstraction" for d in digital}
     assert str(fast.hydra.sweep.dir).endswith(f"{study}/{fast_form}")
     for name, mcs in digital.items():
-        p = compose([f"+{study}={fast_form}", f"pipeline={name}_abstraction"], config_dirs=EXPERIMENTS).pipeline
-        exact = compose([f"+{study}={full_form}", f"pipeline={name}"], config_dirs=EXPERIMENTS).pipeline
+        p = compose([f"experiment={study}/{fast_form}", f"pipeline={name}_abstraction"]).pipeline
+        exact = compose([f"experiment={study}/{full_form}", f"pipeline={name}"]).pipeline
         assert p.decoder == "abstraction" and exact.get("decoder", "exact") == "exact" and p.codec == exact.codec
         assert (p.mcs == "best") == (mcs == "best") and p.mcs == exact.mcs
 

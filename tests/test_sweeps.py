@@ -52,7 +52,7 @@ def test_first_job_of_a_sweep_is_checked_before_launch():
     with pytest.raises(SemcomError, match="unknown channel 'nope'"):
         preflight(["sweep=grid", "channel=nope,awgn"])
     with pytest.raises(SemcomError, match="no such folder"):
-        preflight(["--config-dir", "/definitely/not/here", "+x=y"])
+        preflight(["--config-dir", "/definitely/not/here", "experiment=x/y"])
 
 
 @pytest.mark.filterwarnings("ignore:\\s*'hydra/launcher/joblib' is validated against ConfigStore schema")
@@ -107,7 +107,7 @@ def test_study_reduced_form(tmp_path):
     """experiments/jpeg_rate_sweep in its CI form, run from the repository folder."""
     before = git_state()
     sweep = tmp_path / "study"
-    p = run(["--config-dir", "experiments", "+jpeg_rate_sweep=ci", f"hydra.sweep.dir={sweep}"], ROOT)
+    p = run(["experiment=jpeg_rate_sweep/ci", f"hydra.sweep.dir={sweep}"], ROOT)
     assert p.returncode == 0, p.stderr[-3000:]
     assert git_state() == before, "the study wrote into the source tree"
     df = pd.read_parquet(sweep / "results.parquet")
@@ -123,3 +123,34 @@ def test_study_reduced_form(tmp_path):
     assert (sweep / "figures" / "psnr_vs_ratio.pdf").is_file()
     assert len([p for p in (sweep / "reconstructions").rglob("*.png") if p.is_file()]) == 1 + 2 * 3  # reference + pipelines x ratios
     assert (sweep / "1" / "results.parquet").is_file() and not (sweep / "1" / "figures").exists()  # figures: once, merged
+
+
+def test_main_job_composes_to_learned_digital_and_bound():
+    """`python -m semcom.run sweep=snr`: a learned JSCC, the best-MCS digital envelope (exact decoding)
+    and the capacity bound, over AWGN and block fading, with realizations and the main metrics; every
+    job of the sweep composes and builds its pipeline."""
+    from omegaconf import OmegaConf
+
+    from semcom.metrics import selectors
+    from semcom.pipelines.base import build_pipeline
+    from semcom.runner.config import compose
+    from semcom.runner.plan import fill_checkpoint_name
+
+    cfg = compose(["sweep=snr"], return_hydra_config=True)
+    params = OmegaConf.to_container(cfg.hydra.sweeper.params)
+    channels, pipelines = params["channel"].split(","), params["pipeline"].split(",")
+    assert channels == ["awgn", "rayleigh_block"]
+    assert cfg.realizations >= 4 and cfg.ratio == "1/16" and cfg.metrics == "main"
+    assert {"psnr", "ms_ssim", "lpips", "vitscore"} <= set(selectors()["main"])
+    snrs = list(cfg.snr_db)
+    assert min(snrs) <= -3 and max(snrs) >= 15 and snrs == sorted(snrs)
+    kinds = {}
+    for channel in channels:
+        for name in pipelines:
+            job = compose(["sweep=snr", f"channel={channel}", f"pipeline={name}"])
+            p = fill_checkpoint_name(OmegaConf.to_container(job.pipeline, resolve=True), channel, 1 / 16)
+            kinds[p["kind"]] = p
+            build_pipeline(p, ratio=1 / 16)  # e.g. the shipped checkpoint for this channel and ratio exists
+    assert set(kinds) == {"learned", "separate", "capacity"}
+    assert kinds["separate"]["mcs"] == "best" and kinds["separate"].get("decoder", "exact") == "exact"
+    assert kinds["separate"]["code"] == "ldpc"

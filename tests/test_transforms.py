@@ -142,14 +142,13 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
         with Image.open(KODAK / f"{name}.png") as im:
             im.resize((96, 64), Image.BICUBIC).save(images / f"{name}.png")
     sweep = tmp_path / "sweep"
-    base = ["+metric_validation=ci", "dataset=folder", f"dataset.path={images}", f"hydra.sweep.dir={sweep}", "device=cpu"]
-    study = compose(base, config_dirs=[str(REPO / "experiments")], return_hydra_config=True)
+    base = ["experiment=metric_validation/ci", "dataset=folder", f"dataset.path={images}", f"hydra.sweep.dir={sweep}", "device=cpu"]
+    study = compose(base, return_hydra_config=True)
     params = study.hydra.sweeper.params
     assert study.hydra.callbacks.separation._target_ == "semcom.report.callbacks.SeparationResults"
     assert list(study.snr_db) == [0] and list(study.metrics) == ["psnr", "ssim", "lpips"]
     for name, strength in product(params["transform.name"].split(","), params["transform.strength"].split(",")):
-        cfg = compose([*base, f"pipeline={params['pipeline']}", f"transform.name={name}", f"transform.strength={strength}"],
-                      config_dirs=[str(REPO / "experiments")])
+        cfg = compose([*base, f"pipeline={params['pipeline']}", f"transform.name={name}", f"transform.strength={strength}"],)
         run_job(cfg, tmp_path / "jobs" / f"{name}{strength}", store_dir=sweep, progress=False, plots=False)
     SeparationResults().on_multirun_end(study)
     from semcom.report.outputs import collect

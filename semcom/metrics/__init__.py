@@ -8,8 +8,8 @@
 
 Names: psnr, ssim, ms_ssim (pixel); lpips (v0.1 AlexNet), lpips_vgg, dists (perceptual);
 fid, kid, is (sets); vitscore, clip, sess, sess_lite, detection (semantic, optional extra). :func:`select_metrics` turns a config value into loaded metrics:
-an explicit list is strict (a missing checkpoint is an error); ``default`` (DEFAULT_METRICS) and
-``all`` (every metric) keep the metrics whose weights resolve and report the others as skipped.
+an explicit list is strict (a missing checkpoint is an error); ``default`` (DEFAULT_METRICS),
+``main`` (MAIN_METRICS) and ``all`` (every metric) keep the metrics whose weights resolve and report the others as skipped.
 """
 
 from __future__ import annotations
@@ -30,12 +30,16 @@ from semcom.metrics.vitscore import ViTScore
 
 #: ``metrics=default``: cheap enough for the default job on 2 CPU cores (see README, measured costs).
 DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "lpips")
+#: ``metrics=main``: the main job's pixel, structural, perceptual and semantic scores (ViTScore only
+#: where the ``semantic`` extra and its weights are installed; skipped with the reason otherwise).
+MAIN_METRICS = ("psnr", "ms_ssim", "lpips", "vitscore")
 
 
 def selectors() -> dict[str, tuple[str, ...]]:
     """Config words that select a set of metrics, keeping only those whose weights resolve:
-    ``default`` (:data:`DEFAULT_METRICS`) and ``all`` (every registered name, plugins included)."""
-    return {"default": DEFAULT_METRICS, "all": tuple(METRICS.entries())}
+    ``default`` (:data:`DEFAULT_METRICS`), ``main`` (:data:`MAIN_METRICS`) and ``all`` (every
+    registered name, plugins included)."""
+    return {"default": DEFAULT_METRICS, "main": MAIN_METRICS, "all": tuple(METRICS.entries())}
 
 
 def get_metric(spec: str | Mapping, **params) -> Metric:
@@ -124,6 +128,6 @@ def select_metrics(spec, params: dict | None = None) -> tuple[list[Metric], dict
 
 
 __all__ = [
-    "DEFAULT_METRICS", "DISTS", "CLIPSimilarity", "DetectionAgreement", "SeSS", "SeSSLite", "ViTScore", "FID", "KID", "LPIPS", "MSSSIM", "InceptionScore", "Metric", "PSNR", "SSIM",
+    "DEFAULT_METRICS", "MAIN_METRICS", "DISTS", "CLIPSimilarity", "DetectionAgreement", "SeSS", "SeSSLite", "ViTScore", "FID", "KID", "LPIPS", "MSSSIM", "InceptionScore", "Metric", "PSNR", "SSIM",
     "SetMetric", "get_metric", "metric_list", "metric_names", "select_metrics",
 ]

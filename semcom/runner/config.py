@@ -1,7 +1,7 @@
 """Config composition outside ``@hydra.main`` and the pre-flight check of command-line overrides.
 
 ``compose(overrides)`` gives the same job config ``python -m semcom.run`` would see (the packaged
-``semcom/conf``, plus any ``config_dirs`` such as ``--config-dir experiments``), for Python users
+``semcom/conf``, plus any ``config_dirs`` as ``--config-dir`` adds), for Python users
 and tests. :func:`register_plugin_configs` adds a config option for every name an installed
 package registers (``pipeline=mymodel``, ``channel=mychannel``, ``dataset=mydata``,
 ``model=mymodel``: :mod:`semcom.registry`), and :func:`expand_targets` lets ``pipeline._target_=X``
@@ -100,7 +100,7 @@ def compose(
         for d in config_dirs:
             path = Path(d).expanduser().resolve()
             if not path.is_dir():
-                raise SemcomError(f"--config-dir {d}: no such folder; give the folder that holds the study configs, e.g. --config-dir experiments")
+                raise SemcomError(f"--config-dir {d}: no such folder; give a folder of extra configs (the shipped studies need none: experiment=<study>/<form>)")
             dirs.append(f"file://{path}")
         overrides = [f"hydra.searchpath=[{','.join(dirs)}]", *overrides]
     try:

@@ -4,7 +4,7 @@
 with exact BP decoding (``decoder=exact``, e.g. ``bpg_ldpc_best``) and of the same chain in fast
 mode (``<name>_abstraction``), on the same images, channels and SNR points: e.g. ::
 
-    python -m semcom.run --config-dir experiments +deepjscc_vs_bpg_ldpc=full dataset.limit=6 \\
+    python -m semcom.run experiment=deepjscc_vs_bpg_ldpc/full dataset.limit=6 \\
         hydra.sweeper.params.pipeline=bpg_ldpc_best,bpg_ldpc_best_abstraction hydra.sweep.dir=DIR
     python -m semcom.tools.fast_vs_exact DIR
 

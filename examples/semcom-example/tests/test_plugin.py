@@ -76,7 +76,10 @@ def test_train_then_sweep_beside_builtins_then_python_api(tmp_path):
 
     sweep = tmp_path / "sweep"
     common = ["channel=nakagami", "+channel.m=2", "dataset.limit=2", "snr_db=[1,10]", "ratio=1/16", "metrics=[psnr,mae]"]
-    semcom("semcom.run", "-m", "pipeline=jpeg_capacity,deepjscc", *common, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    semcom("semcom.run", "-m", "pipeline=jpeg_capacity", *common, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    # no DeepJSCC was trained for this channel: the AWGN one is named explicitly
+    semcom("semcom.run", "pipeline=deepjscc", "pipeline.checkpoint=deepjscc-awgn-r1_16", *common, f"results_dir={sweep}",
+           f"hydra.run.dir={tmp_path / 'deepjscc'}", cwd=tmp_path)
     semcom("semcom.run", "pipeline=learned", f"pipeline.checkpoint={last}", *common, f"results_dir={sweep}",
            f"hydra.run.dir={tmp_path / 'learned'}", cwd=tmp_path)
     semcom("semcom.run", "pipeline=jpeg_capacity", "pipeline.codec=halfpng", "pipeline.name=halfpng_capacity", *common,
