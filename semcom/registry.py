@@ -250,9 +250,10 @@ def _pipeline_problem(obj) -> str | None:
 
 
 def _dataset_problem(obj) -> str | None:
-    from semcom.datasets import Dataset
-
-    return None if isinstance(obj, Dataset) else f"returned a {type(obj).__name__}, not a semcom.datasets.Dataset"
+    # by its attributes (the registry sits below the modules it registers: no import of semcom.datasets)
+    if not isinstance(getattr(obj, "name", None), str) or not isinstance(getattr(obj, "items", None), list):
+        return f"returned a {type(obj).__name__}, not a semcom.datasets.Dataset (a name and a list of items)"
+    return None
 
 
 PIPELINES = Registry("pipeline", "kind", None, {

@@ -39,7 +39,7 @@ import torch
 from tqdm.auto import tqdm
 
 from semcom.channels import build_channel
-from semcom.conventions import parse_ratio
+from semcom.conventions import parse_ratio, ratio_label
 from semcom.errors import SemcomError
 from semcom.devices import select_device
 from semcom.jscc.training_data import CropSampler, load_folders
@@ -158,29 +158,32 @@ def _write_curve(path: Path, rows: list[dict], val_snrs) -> None:
 
 
 def plot_curve(rows: list[dict], val_snrs, path: Path, title: str) -> None:
-    """Train PSNR (interval means) and validation PSNR per SNR against the step."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """Train PSNR (interval means) and validation PSNR per SNR against the step (markers on the
+    train curve while it has few points, so a short run still shows them)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    tr = [(int(r["step"]), float(r["train_psnr"])) for r in rows if r.get("train_psnr") not in (None, "")]
-    if tr:
-        ax.plot(*zip(*tr), color="0.6", lw=0.8, label="train crops (mean over interval)")
-    for s in val_snrs:
-        key = f"val_psnr_snr{s:g}"
-        pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
-        if pts:
-            ax.plot(*zip(*pts), marker="o", ms=3, label=f"validation, SNR {s:g} dB")
-    ax.set_xlabel("step")
-    ax.set_ylabel("PSNR (dB)")
-    ax.set_title(title, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    from semcom.report.style import OKABE_ITO, RC
+
+    colours = [c for k, c in OKABE_ITO.items() if k not in ("black", "yellow")]
+    with plt.rc_context(RC):
+        fig, ax = plt.subplots(figsize=(5, 3), layout="constrained")
+        tr = [(int(r["step"]), float(r["train_psnr"])) for r in rows if r.get("train_psnr") not in (None, "")]
+        if tr:
+            ax.plot(*zip(*tr), color="0.55", lw=0.8, marker="." if len(tr) < 30 else None,
+                    label="train crops (mean over interval)")
+        for i, s in enumerate(val_snrs):
+            key = f"val_psnr_snr{s:g}"
+            pts = [(int(r["step"]), float(r[key])) for r in rows if r.get(key) not in (None, "")]
+            if pts:
+                ax.plot(*zip(*pts), marker="o", color=colours[i % len(colours)], label=f"validation, SNR {s:g} dB")
+        ax.set_xlabel("training step")
+        ax.set_ylabel("PSNR (dB)")
+        ax.set_title(title)
+        ax.grid(True, lw=0.3, alpha=0.5)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(frameon=False)
+        fig.savefig(path, dpi=200)
+        plt.close(fig)
 
 
 class TrainingRun:
@@ -311,7 +314,8 @@ class TrainingRun:
         steps, log_every = int(cfg["steps"]), int(cfg.get("log_every", 25))
         ckpt_every, eval_every = int(cfg.get("ckpt_every", 100)), int(cfg.get("eval_every", 500))
         rows = _read_curve(self.out / "curve.csv", self.step)
-        title = f"{self.name}: {model_name(self.model)} {self.model.config}"
+        args = ", ".join(f"{k} {ratio_label(v) if k == 'ratio' else v}" for k, v in self.model.config.items())
+        title = f"{self.name}: {model_name(self.model)} ({args})"
         self.model.train()
         acc = [0.0, 0.0, 0]
         bar = tqdm(total=steps, initial=self.step, desc=self.name, unit="step", dynamic_ncols=True, disable=not cfg.get("progress", True),

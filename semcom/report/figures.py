@@ -39,7 +39,7 @@ from semcom.errors import SemcomError  # noqa: E402
 from semcom.report.style import (  # noqa: E402
     MARKERS, RC, X_LABELS, _hash, channel_title, curve_style, fit_legend, new_figure, save_figure,
 )
-from semcom.report.summary import CI_METHODS, MIN_N_BAND, declaration_of, metric_columns, point_stats  # noqa: E402
+from semcom.report.summary import CI_METHODS, MIN_N_BAND, declaration_of, metric_columns, metric_names, point_stats  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -261,13 +261,14 @@ def _snr_tag(s: float) -> str:
 def figure_plan(df: pd.DataFrame, metrics: list[str] | None = None) -> list[dict]:
     """The curve figures :func:`plot_results` draws for a table, without drawing them.
 
-    One dict per figure: ``name`` (file stem), ``metric``, ``x`` (``snr_db`` or ``ratio``), the
+    ``metrics``: columns to draw (default: each metric's main column, e.g. ``vitscore`` but not its
+    companions ``vitscore_p`` / ``vitscore_r``, which can be named). One dict per figure: ``name`` (file stem), ``metric``, ``x`` (``snr_db`` or ``ratio``), the
     fixed value of the other axis (``ratio`` or ``snr_db``) and the panel ``title`` suffix.
     """
     if not len(df):
         raise SemcomError("the results table is empty: nothing to plot")
     available = metric_columns(df)
-    metrics = metrics or available
+    metrics = metrics or metric_names(df)  # by default each metric's main column; companions (vitscore_p) when named
     unknown = [m for m in metrics if m not in df.columns]
     if unknown:
         raise SemcomError(f"metric {', '.join(unknown)} is not in the results: choose from {', '.join(available)}")
