@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-import torch
 
 from semcom.report.summary import interval, point_stats, summarize
 from semcom.runner.config import compose

@@ -11,7 +11,6 @@ import os
 from itertools import product
 from pathlib import Path
 
-import pandas as pd
 import pytest
 from PIL import Image
 
