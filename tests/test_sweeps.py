@@ -34,7 +34,7 @@ def git_state() -> str | None:
 @pytest.mark.parametrize(
     "sweep, params, snr",
     [
-        ("snr", {"pipeline": "jpeg_ldpc,jpeg_capacity", "channel": "awgn,rayleigh_block"}, [1, 4, 7, 10, 13]),
+        ("snr", {"pipeline": "deepjscc,bpg_ldpc_best,bpg_capacity", "channel": "awgn,rayleigh_block"}, [-3, 0, 3, 6, 9, 12, 15]),
         ("ratio", {"pipeline": "jpeg_ldpc,jpeg_capacity", "channel": "awgn", "ratio": "1/48,1/24,1/12,1/6,1/3"}, [10]),
         ("grid", {"pipeline": "jpeg_ldpc,jpeg_capacity", "channel": "awgn,rayleigh_block", "ratio": "1/24,1/12,1/6"}, [1, 4, 7, 10, 13]),
     ],

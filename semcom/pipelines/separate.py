@@ -255,6 +255,20 @@ class SeparateChain(PipelineBase):
             out.update(mcs={"rate": self.mcs.rate, "qam": self.mcs.qam}, code_rate=self.mcs.rate, qam=self.mcs.qam)
         return out
 
+    def _fitted(self, arrays: np.ndarray, link: _Link, mcs: MCS):
+        """``(i, encoding, layout)`` for every image of ``arrays`` (N, H, W, 3) uint8 whose source
+        stream fits its channel budget at ``mcs`` (the largest quality that fits, from the encoding
+        cache); the others are lost before transmission. Exact and fast mode start here."""
+        m = mcs.bits_per_symbol
+        n_cu = channel_uses(self.ratio, arrays.shape[1], arrays.shape[2])
+        max_layout = link.code.layout(n_cu * m)
+        if max_layout is None or max_layout.count == 0:
+            return
+        for i in range(arrays.shape[0]):
+            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity, self.encodings)
+            if enc is not None:
+                yield i, enc, link.code.layout(n_cu * m, payload_bits=enc.bits)
+
     def _send(self, arrays: np.ndarray, snrs: Sequence[float], channel: Channel, rng: Rng, mcs: MCS,
               progressive: bool = False, abort: Callable[[list[Outcome]], bool] | None = None) -> list[Outcome] | None:
         """Transmit same-size images (N, H, W, 3) uint8 with ``mcs`` and decode their blocks, batched.
@@ -266,20 +280,11 @@ class SeparateChain(PipelineBase):
         """
         if self.decoder == "abstraction":
             return self._send_abstraction(arrays, snrs, channel, rng, mcs, abort)
-        n_img, height, width, _ = arrays.shape
+        n_img = arrays.shape[0]
         link = self._link(mcs)
-        m = mcs.bits_per_symbol
-        n_cu = channel_uses(self.ratio, height, width)
-        max_layout = link.code.layout(n_cu * m)
         outcomes = [Outcome(mcs, None, None) for _ in range(n_img)]
         llrs: list[torch.Tensor | None] = [None] * n_img
-        for i in range(n_img):
-            if max_layout is None or max_layout.count == 0:
-                continue
-            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity, self.encodings)
-            if enc is None:
-                continue
-            layout = link.code.layout(n_cu * m, payload_bits=enc.bits)
+        for i, enc, layout in self._fitted(arrays, link, mcs):
             coded = link.code.encode(bytes_to_bits(enc.data).to(self.device), layout)
             x = link.mapper(coded.reshape(1, -1))
             out = channel(x, torch.as_tensor(float(snrs[i]), device=self.device), _row_rng(rng, i))
@@ -341,19 +346,10 @@ class SeparateChain(PipelineBase):
         """
         from semcom.fec.abstraction.curves import block_snr_db
 
-        n_img, height, width, _ = arrays.shape
         link = self._link(mcs)
         m = mcs.bits_per_symbol
-        n_cu = channel_uses(self.ratio, height, width)
-        max_layout = link.code.layout(n_cu * m)
-        outcomes = [Outcome(mcs, None, None) for _ in range(n_img)]
-        for i in range(n_img):
-            if max_layout is None or max_layout.count == 0:
-                continue
-            enc = fit_to_budget(self.codec, arrays[i], max_layout.payload_capacity, self.encodings)
-            if enc is None:
-                continue
-            layout = link.code.layout(n_cu * m, payload_bits=enc.bits)
+        outcomes = [Outcome(mcs, None, None) for _ in range(arrays.shape[0])]
+        for i, enc, layout in self._fitted(arrays, link, mcs):
             curve = self._curve(mcs, layout)[0]
             gens = _row_rng(rng, i)
             x = torch.ones(1, layout.coded_bits // m, dtype=torch.complex64, device=self.device)

@@ -250,8 +250,24 @@ def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | N
         axes[0].set_ylabel(axis_label(df, metric))
         if handles:
             fit_legend(fig, list(handles.values()), list(handles.keys()), max_ncol=3 if len(axes) == 1 else 5)
-        fig.supxlabel(caption(df[df["channel"].isin(channels)], x, options.ci, small_n), fontsize=6.5, color="0.3")
+        text = wrap_caption(caption(df[df["channel"].isin(channels)], x, options.ci, small_n), fig.get_figwidth())
+        fig.supxlabel(text, fontsize=6.5, color="0.3")
     return fig
+
+
+def wrap_caption(text: str, width_in: float) -> str:
+    """``text`` broken at its ``; `` separators into lines that fit a figure ``width_in`` inches wide
+    (6.5 pt text: about 19 characters per inch)."""
+    limit = max(30, int(width_in * 19))
+    lines, line = [], ""
+    for part in text.split("; "):
+        candidate = f"{line}; {part}" if line else part
+        if line and len(candidate) > limit:
+            lines.append(line + ";")
+            line = part
+        else:
+            line = candidate
+    return "\n".join([*lines, line])
 
 
 def _snr_tag(s: float) -> str:
