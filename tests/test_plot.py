@@ -154,3 +154,23 @@ def test_legend_of_long_pipeline_names_stays_inside_the_figure():
     assert fig.get_size_inches()[0] == pytest.approx(SINGLE_COLUMN_IN)
     short = plot_metric(_table(["bpg_ldpc", "jpeg_ldpc", "deepjscc", "bpg_capacity"]), "psnr")
     assert short.legends[0]._ncols == 3
+
+
+def test_set_metric_points_figure_names_curves_and_says_one_score_per_point(tmp_path):
+    """FID / KID / IS rows have no image column: the figure counts images from ``fid_n``, takes the
+    display names from the per-image table, and its caption says there is one score per point."""
+    from semcom.report.outputs import with_labels, write_outputs
+
+    df = _table(["deepjscc", "bpg_capacity"])
+    df["pipeline_label"] = df["pipeline"].map({"deepjscc": "DeepJSCC (1/16)", "bpg_capacity": "BPG + capacity"})
+    df["bound"] = df["pipeline"] == "bpg_capacity"
+    points = (df.groupby(["dataset", "pipeline", "channel", "ratio", "seed", "snr_db"], as_index=False)["psnr"].mean()
+              .rename(columns={"psnr": "fid"}))
+    points["fid_n"] = 3
+    written = write_outputs(df, tmp_path, points=points)
+    assert "fid_vs_snr.png" in written and "psnr_vs_snr.png" in written
+    fig = plot_metric(with_labels(points, df), "fid", "snr_db")
+    assert set(_lines(fig)) >= {"DeepJSCC (1/16)", "BPG + capacity"}
+    assert _lines(fig)["BPG + capacity"].get_linestyle() == "--"  # drawn as a bound, as in the per-image figures
+    caption = fig._supxlabel.get_text()
+    assert "(3 images)" in caption and "one score per point" in caption

@@ -37,6 +37,10 @@ class MergeResults(Callback):
         except SemcomError as exc:
             log.warning("nothing merged: %s", exc)
             return
+        except Exception as exc:  # noqa: BLE001 - a figure bug must not hide that every row is stored
+            log.error("merging %s failed (%s: %s); every job's rows are in the store: "
+                      "python -m semcom.results merge %s retries", sweep_dir, type(exc).__name__, exc, sweep_dir)
+            return
         print(f"results: {written['results']}\nsummary: {written['summary']}\nfigures: {sweep_dir / 'figures'}")
 
 

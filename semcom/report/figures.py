@@ -113,15 +113,20 @@ def dataset_title(name: str, n: int) -> str:
 def caption(df: pd.DataFrame, x: str, method: str, small_n: bool) -> str:
     """The line under the panels: dataset, images, ratio or SNR, realizations, what the band is."""
     parts = []
+    set_metric = "image" not in df.columns  # a points table (FID, KID, IS): one score per point
     for ds, g in df.groupby("dataset"):
-        parts.append(dataset_title(ds, g["image"].nunique()))
+        counts = [c for c in g.columns if c.endswith("_n")] if set_metric else []
+        n = int(g[counts].max().max()) if counts else int(g["image"].nunique()) if not set_metric else 0
+        parts.append(dataset_title(ds, n))
     other = "ratio" if x == "snr_db" else "snr_db"
     values = sorted(df[other].astype(float).unique())
     if len(values) == 1:
         parts.append(rf"$\rho$ = {ratio_label(values[0])}" if other == "ratio" else f"SNR = {values[0]:g} dB")
     if "realization" in df.columns and df["realization"].nunique() > 1:
         parts.append(f"{df['realization'].nunique()} channel realizations per image")
-    if method == "none":
+    if set_metric:
+        parts.append("one score per point over all its images (a set metric)")
+    elif method == "none":
         parts.append("no confidence band")
     elif small_n:
         parts.append(f"no band below {MIN_N_BAND} images (plot.ci=t draws one)")

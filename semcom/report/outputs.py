@@ -64,9 +64,20 @@ def write_outputs(df: pd.DataFrame, out_dir: str | os.PathLike, plots: bool = Tr
             written[path.name] = path
         if points is not None and len(points):
             set_cols = [c for c in ("fid", "kid", "is") if c in points.columns]
-            for path in plot_results(points, out_dir / "figures", set_cols, **(plot_options or {})):
+            for path in plot_results(with_labels(points, df), out_dir / "figures", set_cols, **(plot_options or {})):
                 written[path.name] = path
     return written
+
+
+def with_labels(points: pd.DataFrame, df: pd.DataFrame) -> pd.DataFrame:
+    """``points`` with the display name (``pipeline_label``) and ``bound`` flag of each pipeline taken
+    from the per-image table ``df``, so set-metric figures name and style curves as the others do."""
+    points = points.copy()
+    first = df.drop_duplicates("pipeline").set_index("pipeline")
+    for col in ("pipeline_label", "bound"):
+        if col in first.columns and col not in points.columns:
+            points[col] = points["pipeline"].map(first[col])
+    return points
 
 
 def stores_under(folder: str | os.PathLike) -> list[ResultStore]:
