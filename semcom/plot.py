@@ -14,14 +14,13 @@ every row's config); flags given here win. The figures: :mod:`semcom.report.figu
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from semcom.errors import SemcomError
 from semcom.report.figures import plot_results, references_in_table  # noqa: F401  (the public figure API)
 from semcom.report.grid import plot_reconstruction_grid
-from semcom.report.outputs import load_results
+from semcom.report.outputs import load_results, options_in_table
 from semcom.report.style import save_figure
 from semcom.report.summary import CI_METHODS
 
@@ -42,19 +41,6 @@ def _limits(text: str) -> list[float]:
     except ValueError:
         raise SemcomError(f"--ylim value {text!r}: write METRIC=LOW,HIGH, e.g. psnr=20,40") from None
     return [lo, hi]
-
-
-def options_in_table(df) -> dict:
-    """The ``plot`` options the table's rows were run with (the latest stored config's)."""
-    if "config" not in df.columns:
-        return {}
-    for text in reversed(df["config"].dropna().unique().tolist()):
-        try:
-            plot = json.loads(text).get("plot") or {}
-        except (ValueError, AttributeError):
-            continue
-        return {k: v for k, v in plot.items() if k in ("references", "ci", "names", "pipelines", "channels", "ylim") and v}
-    return {}
 
 
 class _Parser(argparse.ArgumentParser):

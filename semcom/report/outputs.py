@@ -13,6 +13,7 @@ how many older rows it left out; they stay in the store.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from pathlib import Path
@@ -137,12 +138,26 @@ def collect_points(folder: str | os.PathLike) -> pd.DataFrame | None:
     return df.drop_duplicates(cols, keep="last").reset_index(drop=True)
 
 
+def options_in_table(df) -> dict:
+    """The ``plot`` options the table's rows were run with (the latest stored config's)."""
+    if "config" not in df.columns:
+        return {}
+    for text in reversed(df["config"].dropna().unique().tolist()):
+        try:
+            plot = json.loads(text).get("plot") or {}
+        except (ValueError, AttributeError):
+            continue
+        return {k: v for k, v in plot.items() if k in ("references", "ci", "names", "pipelines", "channels", "ylim") and v}
+    return {}
+
+
 def merge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, plots: bool = True,
           plot_options: dict | None = None) -> dict[str, Path]:
     """Merge everything stored under a multirun ``folder`` into one table, summary and figures.
 
     Writes into ``out_dir`` (default: ``folder``); also compacts each store (see
-    :meth:`ResultStore.compact`) so that later reads are fast.
+    :meth:`ResultStore.compact`) so that later reads are fast. ``plot_options``: figure options
+    (default: the ``plot`` options the rows were run with).
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -150,7 +165,8 @@ def merge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, p
     df = collect(folder)
     for store in stores_under(folder):
         store.compact()
-    return write_outputs(df, out_dir or folder, plots=plots, points=collect_points(folder), plot_options=plot_options)
+    options = options_in_table(df) if plot_options is None else plot_options
+    return write_outputs(df, out_dir or folder, plots=plots, points=collect_points(folder), plot_options=options)
 
 
 def load_results(path: str | os.PathLike) -> pd.DataFrame:
