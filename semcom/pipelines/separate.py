@@ -51,7 +51,7 @@ from semcom.channels.base import Channel
 from semcom.codecs import DecodeError, Encoded, build_codec, fit_to_budget
 from semcom.codecs.base import image_digest
 from semcom.fec.blockcode import BlockCode, BlockLayout
-from semcom.fec.ldpc import LDPCBlockCode
+from semcom.fec.ldpc import LDPCBlockCode, resolve_decoder
 from semcom.fec.polar import PolarBlockCode
 from semcom.conventions import channel_uses, ebn0_db
 from semcom.errors import SemcomError
@@ -132,7 +132,11 @@ class SeparateChain(PipelineBase):
         mcs_metric: metric that ranks schemes for ``mcs=best`` (default ``psnr``).
         code_rate, qam: older spelling of a fixed ``mcs`` (not together with ``mcs``).
         codeword_bits: code block length n (default 4096 for LDPC, 1024 for polar).
-        ldpc_iterations: BP iterations. polar_decoder / polar_list_size: ``SCL`` / 8.
+        ldpc_iterations: BP iterations (the most, with ``ldpc_early_stop``). polar_decoder /
+            polar_list_size: ``SCL`` / 8.
+        ldpc_decoder: ``auto`` (semcom's numba BP decoder on the CPU, Sionna's on CUDA) | ``bp`` |
+            ``minsum`` | ``offset_minsum`` | ``sionna`` (:mod:`semcom.fec.ldpc`).
+        ldpc_early_stop: the numba decoders stop a block once its syndrome is satisfied.
         ratio, fallback, device, encodings: see :class:`~semcom.pipelines.base.PipelineBase`.
         decoder: ``exact`` (BP decoding of every block) or ``abstraction`` (fast mode: each
             block fails with the probability that semcom's measured BLER table gives at the
@@ -157,6 +161,8 @@ class SeparateChain(PipelineBase):
         qam: int | None = None,
         codeword_bits: int | None = None,
         ldpc_iterations: int = 20,
+        ldpc_decoder: str = "auto",
+        ldpc_early_stop: bool = True,
         polar_decoder: str = "SCL",
         polar_list_size: int = 8,
         codec_params: dict | None = None,
@@ -169,6 +175,13 @@ class SeparateChain(PipelineBase):
         self.code_family = code
         self.codeword_bits = codeword_bits if codeword_bits is not None else (4096 if code == "ldpc" else 1024)
         self.ldpc_iterations = int(ldpc_iterations)
+        try:
+            self.ldpc_decoder = resolve_decoder(ldpc_decoder, self.device)
+        except SemcomError as exc:
+            raise SemcomError(f"pipeline {name}: pipeline.{exc}") from None
+        if not isinstance(ldpc_early_stop, bool):
+            raise SemcomError(f"pipeline {name}: pipeline.ldpc_early_stop={ldpc_early_stop!r} must be true or false")
+        self.ldpc_early_stop = ldpc_early_stop
         self.polar_decoder, self.polar_list_size = polar_decoder, int(polar_list_size)
         self.codec = build_codec(codec, device=self.device, **dict(codec_params or {}))
         self._codec_label = codec_display(codec, self.codec)
@@ -227,7 +240,8 @@ class SeparateChain(PipelineBase):
             m = mcs.bits_per_symbol
             try:
                 if self.code_family == "ldpc":
-                    code = LDPCBlockCode(mcs.rate, m, self.codeword_bits, self.ldpc_iterations, device=self.device)
+                    code = LDPCBlockCode(mcs.rate, m, self.codeword_bits, self.ldpc_iterations, device=self.device,
+                                         decoder=self.ldpc_decoder, early_stop=self.ldpc_early_stop)
                 else:
                     code = PolarBlockCode(mcs.rate, m, self.codeword_bits, self.polar_decoder, self.polar_list_size, device=self.device)
             except ValueError as exc:
@@ -245,6 +259,10 @@ class SeparateChain(PipelineBase):
         }
         if self.code_family == "ldpc":
             out["ldpc_iterations"] = self.ldpc_iterations
+            if self.decoder == "exact":
+                out["ldpc_decoder"] = self.ldpc_decoder
+                if self.ldpc_decoder != "sionna":
+                    out["ldpc_early_stop"] = self.ldpc_early_stop
         else:
             out.update(polar_decoder=self.polar_decoder, polar_list_size=self.polar_list_size)
         if self.decoder != "exact":
