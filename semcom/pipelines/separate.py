@@ -37,13 +37,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 from sionna.phy.mapping import Demapper, Mapper
+
+from semcom.fec.demapping import APPDemapper
 
 from semcom.fec.mcs import MCS, parse_mcs, qam_bits
 from semcom.fec.mcs import mcs_table as build_mcs_table
@@ -63,6 +65,8 @@ log = logging.getLogger(__name__)
 QAM_ORDERS = (2, 4, 16, 64, 256)
 CODE_FAMILIES = ("ldpc", "polar")
 DECODERS = ("exact", "abstraction")
+#: Source streams whose coded bits a chain keeps (:meth:`SeparateChain._coded_bits`).
+CODED_CACHE = 256
 __all__ = ["QAM_ORDERS", "SeparateChain", "bits_to_bytes", "bytes_to_bits", "qam_bits"]
 
 
@@ -116,7 +120,7 @@ class Outcome:
 class _Link:
     code: BlockCode
     mapper: Mapper
-    demapper: Demapper
+    demapper: Demapper | APPDemapper
 
 
 class SeparateChain(PipelineBase):
@@ -202,6 +206,7 @@ class SeparateChain(PipelineBase):
         self.mcs_table_spec = mcs_table
         self.mcs_metric = mcs_metric
         self._links: dict[MCS, _Link] = {}
+        self._coded: OrderedDict[tuple, torch.Tensor] = OrderedDict()  # see _coded_bits
         family = LDPCBlockCode if code == "ldpc" else PolarBlockCode
         for m in self.table:  # the block length must hold a block at every scheme: checked before the run
             try:
@@ -247,7 +252,11 @@ class SeparateChain(PipelineBase):
             except ValueError as exc:
                 raise SemcomError(f"pipeline {self.name}: {exc}") from None
             kind = "pam" if m == 1 else "qam"
-            self._links[mcs] = _Link(code, Mapper(kind, m, device=str(self.device)), Demapper("app", kind, m, device=str(self.device)))
+            # the all-Sionna reference chain (ldpc_decoder=sionna) keeps Sionna's demapper too; the two give equal LLRs
+            # to float32 rounding (tests/test_demapping.py)
+            demapper = (Demapper("app", kind, m, device=str(self.device)) if self.ldpc_decoder == "sionna"
+                        else APPDemapper(kind, m, device=self.device))
+            self._links[mcs] = _Link(code, Mapper(kind, m, device=str(self.device)), demapper)
         return self._links[mcs]
 
     def params(self) -> dict:
@@ -287,6 +296,20 @@ class SeparateChain(PipelineBase):
             if enc is not None:
                 yield i, enc, link.code.layout(n_cu * m, payload_bits=enc.bits)
 
+    def _coded_bits(self, link: _Link, enc: Encoded, layout: BlockLayout) -> torch.Tensor:
+        """CRC + channel encoding of one source stream, (count * n,) float32: deterministic, so kept
+        for the next SNR point, realization and pipeline call (keyed by the stream's bytes and the
+        layout; the last :data:`CODED_CACHE` streams)."""
+        key = (enc.data, link.code.family, layout.k, layout.n, layout.count, link.code.m)
+        if key in self._coded:
+            self._coded.move_to_end(key)
+            return self._coded[key].to(self.device, torch.float32)
+        coded = link.code.encode(bytes_to_bits(enc.data).to(self.device), layout)
+        self._coded[key] = coded.to(torch.uint8)
+        while len(self._coded) > CODED_CACHE:
+            self._coded.popitem(last=False)
+        return coded
+
     def _send(self, arrays: np.ndarray, snrs: Sequence[float], channel: Channel, rng: Rng, mcs: MCS,
               progressive: bool = False, abort: Callable[[list[Outcome]], bool] | None = None) -> list[Outcome] | None:
         """Transmit same-size images (N, H, W, 3) uint8 with ``mcs`` and decode their blocks, batched.
@@ -303,7 +326,7 @@ class SeparateChain(PipelineBase):
         outcomes = [Outcome(mcs, None, None) for _ in range(n_img)]
         llrs: list[torch.Tensor | None] = [None] * n_img
         for i, enc, layout in self._fitted(arrays, link, mcs):
-            coded = link.code.encode(bytes_to_bits(enc.data).to(self.device), layout)
+            coded = self._coded_bits(link, enc, layout)
             x = link.mapper(coded.reshape(1, -1))
             out = channel(x, torch.as_tensor(float(snrs[i]), device=self.device), _row_rng(rng, i))
             x_hat, n0_eff = out.llr_inputs()
@@ -493,6 +516,20 @@ class SeparateChain(PipelineBase):
             self._quality_cache[key] = self._quality(arr, rec)
         return self._quality_cache[key]
 
+    def _outcome_quality(self, arr: np.ndarray, digest: str, o: Outcome, fallback_quality: float) -> float:
+        """The selection metric of what the receiver shows for ``o`` (as :meth:`_reconstruct`), without
+        decoding again what was decoded before: a stream received exactly as sent is scored once per
+        (image, received bytes), a lost one scores as the fallback image."""
+        sent = o.enc.data if o.enc is not None else None
+        if sent is not None and o.ok and o.received[: len(sent)] == sent and not any(o.received[len(sent):]):
+            key = (digest, o.received)
+            if key not in self._quality_cache:
+                self._quality_cache[key] = self._quality(arr, self._reconstruct(o, arr.shape[:2])[0])
+            return self._quality_cache[key]
+        if (sent is None or not o.ok) and self.fallback != "corrupt":
+            return fallback_quality
+        return self._quality(arr, self._reconstruct(o, arr.shape[:2])[0])
+
     def _select(self, arrays: list[np.ndarray], snr: float, channel: Channel, gens: list, shared_rng: bool = False):
         """(chosen MCS, its outcomes per image, number of schemes decoded) at one SNR.
 
@@ -534,7 +571,7 @@ class SeparateChain(PipelineBase):
             if outs is None:
                 tried.append(f"{mcs.label}: abandoned (bound {ub:.3f})")
                 continue
-            quals = [self._quality(a, self._reconstruct(o, a.shape[:2])[0]) for a, o in zip(arrays, outs)]
+            quals = [self._outcome_quality(a, d, o, f) for a, d, o, f in zip(arrays, digests, outs, fb)]
             mean = float(np.mean(quals)) if quals else float("-inf")
             tried.append(f"{mcs.label}: {mean:.3f} (bound {ub:.3f})")
             if best is None or mean > best[0]:
