@@ -194,7 +194,7 @@ def test_multi_frame_images_refused_unless_a_frame_is_chosen(tmp_path):
     ds = load_dataset("folder", str(tmp_path), convert=True, frame=2)
     by_name = {it.name: it.image for it in ds}
     assert set(by_name) == {"anim.gif", "pages.tiff", "still.png"}
-    third = torch.from_numpy(np.asarray(frames[2])).permute(2, 0, 1).float() / 255
+    third = torch.from_numpy(np.array(frames[2])).permute(2, 0, 1).float() / 255
     assert torch.equal(by_name["pages.tiff"], third)  # TIFF pages are lossless: exactly the third frame
     assert not torch.equal(by_name["anim.gif"], load_dataset("folder", str(tmp_path), convert=True, frame=0).items[0].image)
     with pytest.raises(SemcomError, match=r"dataset.frame=5 but image .* holds 3 frames"):

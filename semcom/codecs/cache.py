@@ -68,6 +68,7 @@ class EncodingCache:
         self.misses = 0
         #: damaged disk entries met (each encoded again and rewritten)
         self.corrupt = 0
+        self._legacy_warned = False
 
     def known_sizes(self, codec: SourceCodec, digest: str) -> dict[int, int]:
         """Bits of every encoding of the image ``digest`` seen so far, by quality (its ladder)."""
@@ -112,7 +113,13 @@ class EncodingCache:
             data, why = None, f"unreadable ({type(exc).__name__}: {exc})"
         if data is None:
             self.corrupt += 1
-            log.warning("encoding cache entry %s is damaged (%s): encoding the image again and rewriting the entry", path, why)
+            if why.startswith("no digest header"):  # most likely a cache of an older semcom: say so once, not per file
+                if not self._legacy_warned:
+                    self._legacy_warned = True
+                    log.warning("encoding cache entry %s has no sha256 header (written by an older semcom, or damaged): "
+                                "encoding again and rewriting it and any other such entry in %s", path, self.disk_dir)
+            else:
+                log.warning("encoding cache entry %s is damaged (%s): encoding the image again and rewriting the entry", path, why)
         return data
 
     @staticmethod

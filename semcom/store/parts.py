@@ -191,5 +191,6 @@ def quarantine(bad: list[tuple[Path, BaseException]], consequence: str) -> list[
 
 
 def _why(path: Path, exc: BaseException) -> str:
-    text = " ".join(str(exc).split())[:120]
+    text = " ".join(str(exc).replace(str(path), path.name).split())
+    text = text if len(text) <= 80 else text[:77] + "..."
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
