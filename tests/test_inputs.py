@@ -60,6 +60,32 @@ def test_metric_refuses_0_255_negative_nan_and_shape_mismatch(name, pair):
     assert torch.isfinite(m(ref, rec)).all()  # the good pair still scores
 
 
+def test_plugin_metric_and_plugin_channel_are_checked_too(pair, caplog):
+    from semcom.channels.base import Channel, ChannelOutput
+    from semcom.metrics.base import Metric
+
+    class MeanDiff(Metric):  # a plugin metric: only compute_batch, a minimum of its own
+        name, min_size = "mean_diff", 40
+
+        def compute_batch(self, reference, reconstruction):
+            return (reference - reconstruction).abs().mean(dim=(1, 2, 3))
+
+    class Wire(Channel):  # a plugin channel with its own forward
+        name = "wire"
+
+        def forward(self, x, snr_db, rng):
+            return ChannelOutput(y=x, h=torch.ones_like(x), n0=torch.zeros(x.shape[0], 1))
+
+    ref, rec = pair
+    with pytest.raises(SemcomError, match=r"mean_diff got values up to .*divide by 255"):
+        MeanDiff()(ref * 255, rec * 255)
+    with caplog.at_level(logging.WARNING):
+        assert torch.isnan(MeanDiff()(ref[..., :20, :30], rec[..., :20, :30])).all()
+    assert "mean_diff needs images of at least 40 x 40 px; a 20 x 30 image" in caplog.text
+    with pytest.raises(SemcomError, match=r"wire: snr_db=nan"):
+        Wire()(torch.ones(1, 4, dtype=torch.complex64), float("nan"), None)
+
+
 def test_min_size_nan_with_one_warning_per_metric_in_a_real_job(tmp_path, astronaut, caplog):
     folder = tmp_path / "imgs"
     folder.mkdir()

@@ -216,6 +216,12 @@ class Channel(nn.Module):
         snr = check_channel_input(x, snr_db, self.name)
         return snr_db_to_n0(snr).reshape(-1, 1).expand(x.shape[0], 1)
 
+    def __call__(self, x, snr_db, *args, **kwargs) -> ChannelOutput:
+        """Check the symbols and the SNR (:func:`check_channel_input`) before any channel's
+        ``forward`` runs, so plugin channels that implement their own ``forward`` are checked too."""
+        check_channel_input(x, snr_db, self.name)
+        return super().__call__(x, snr_db, *args, **kwargs)
+
     def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor, rng: Rng) -> ChannelOutput:
         n0 = self._check_input(x, snr_db)
         h = self.gains(tuple(x.shape), rng, x.device)
