@@ -5,7 +5,9 @@ path relative to the dataset root, extension included: ``a.png``, ``sub/a.PNG``)
 its pixels, so two files never share a name and a replaced file never passes for the old one. Bad files stop the
 run with a one-line :class:`SemcomError` naming the file and the fix: unreadable, truncated or
 empty files, and images that are not 8-bit RGB (greyscale, palette, RGBA, CMYK, 16-bit) unless
-``convert=True``, which converts them to RGB (alpha dropped, greyscale replicated).
+``convert=True``, which converts them to RGB (alpha dropped, greyscale replicated), and
+multi-frame files (animated GIF, APNG, multi-page TIFF) unless ``frame=N`` chooses the frame
+(0-based; ``dataset.frame=0`` takes the first) that every multi-frame file of the set contributes.
 
 Sources (``dataset.name``):
 
@@ -142,12 +144,15 @@ def cache_dir() -> Path:
     return Path(base) / "semcom" / "data"
 
 
-def load_image(path: str | os.PathLike, convert: bool = False) -> torch.Tensor:
+def load_image(path: str | os.PathLike, convert: bool = False, frame: int | None = None) -> torch.Tensor:
     """Read one image file as (3, H, W) float32 RGB in [0, 1].
 
-    Raises SemcomError for an unreadable, truncated or empty file, and for a non-RGB image
-    unless ``convert`` (then greyscale, palette, RGBA, CMYK and 16-bit images become 8-bit RGB).
+    Raises SemcomError for an unreadable, truncated or empty file, for a non-RGB image unless
+    ``convert`` (then greyscale, palette, RGBA, CMYK and 16-bit images become 8-bit RGB), and for
+    a file holding several frames (animated GIF, APNG, multi-page TIFF) unless ``frame`` chooses
+    one (0-based; a single-frame file is read as it is).
     """
+    frame = _check_frame(frame)
     path = Path(path)
     if not path.is_file():
         raise SemcomError(f"image file {path} does not exist: check dataset.path")
@@ -155,6 +160,14 @@ def load_image(path: str | os.PathLike, convert: bool = False) -> torch.Tensor:
         raise SemcomError(f"image file {path} is empty (0 bytes): remove or replace it")
     try:
         with Image.open(path) as im:
+            frames = int(getattr(im, "n_frames", 1) or 1)
+            if frames > 1:
+                if frame is None:
+                    raise SemcomError(f"image {path} holds {frames} frames ({im.format} {'animation' if im.format != 'TIFF' else 'pages'}): "
+                                      "set dataset.frame=N to choose one (0 = the first), or save the frame you want as its own file")
+                if frame >= frames:
+                    raise SemcomError(f"dataset.frame={frame} but image {path} holds {frames} frames (0 .. {frames - 1}): choose a smaller frame")
+                im.seek(frame)
             im.load()
             mode = im.mode
             if mode != "RGB":
@@ -172,6 +185,14 @@ def load_image(path: str | os.PathLike, convert: bool = False) -> torch.Tensor:
     if array.ndim != 3 or array.shape[2] != 3 or min(array.shape[:2]) < 1:
         raise SemcomError(f"image {path} has shape {array.shape}, not (H, W, 3): remove or replace it")
     return torch.from_numpy(array.copy()).permute(2, 0, 1).float().div_(255.0)
+
+
+def _check_frame(frame) -> int | None:
+    if frame is None:
+        return None
+    if isinstance(frame, bool) or not isinstance(frame, int) or frame < 0:
+        raise SemcomError(f"dataset.frame={frame!r} must be a frame number >= 0 (0 = the first), or null to refuse multi-frame files")
+    return frame
 
 
 def _describe_mode(mode: str) -> str:
@@ -258,12 +279,13 @@ def kodak_dir(download: bool = True) -> Path:
     return target
 
 
-def _read(paths: list[Path], root: Path, limit: int | None, convert: bool) -> list[ImageItem]:
+def _read(paths: list[Path], root: Path, limit: int | None, convert: bool, frame: int | None = None) -> list[ImageItem]:
     if limit is not None:
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise SemcomError(f"dataset.limit={limit!r} must be a positive number of images: give dataset.limit=N, or null for all")
         paths = paths[:limit]
-    return [ImageItem(p.relative_to(root).as_posix(), load_image(p, convert=convert), str(p)) for p in paths]
+    frame = _check_frame(frame)
+    return [ImageItem(p.relative_to(root).as_posix(), load_image(p, convert=convert, frame=frame), str(p)) for p in paths]
 
 
 def builtin(path: str | None = None, limit: int | None = None, convert: bool = False) -> Dataset:
@@ -280,13 +302,16 @@ def kodak(path: str | None = None, limit: int | None = None, convert: bool = Fal
     return Dataset("kodak", _read(list_images(root), root, limit, convert), "kodak")
 
 
-def folder(path: str | None = None, limit: int | None = None, convert: bool = False, recursive: bool = False) -> Dataset:
-    """Every image file of a folder (``dataset=folder dataset.path=DIR``), keyed by its resolved path."""
+def folder(path: str | None = None, limit: int | None = None, convert: bool = False, recursive: bool = False,
+           frame: int | None = None) -> Dataset:
+    """Every image file of a folder (``dataset=folder dataset.path=DIR``), keyed by its resolved path;
+    ``frame``: the frame that multi-frame files (GIF, APNG, multi-page TIFF) contribute."""
     if not path:
         raise SemcomError("dataset=folder needs a folder: add dataset.path=/path/to/images")
     root = Path(path).expanduser().resolve()
-    items = _read(list_images(root, recursive=bool(recursive)), root, limit, convert)
-    return Dataset(f"folder:{root.name}", items, f"folder:{root}")
+    items = _read(list_images(root, recursive=bool(recursive)), root, limit, convert, frame)
+    identity = f"folder:{root}" if frame is None else f"folder:{root}:frame={frame}"
+    return Dataset(f"folder:{root.name}", items, identity)
 
 
 def load_dataset(spec: str | Mapping = "builtin", path: str | None = None, limit: int | None = None, convert: bool | None = None,

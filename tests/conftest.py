@@ -37,3 +37,12 @@ def small_folder(tmp_path, astronaut) -> Path:
     Image.fromarray(arr[:192, :192]).save(folder / "a.png")
     Image.fromarray(arr[200:392, 240:432]).save(folder / "b.png")
     return folder
+
+
+@pytest.fixture(autouse=True)
+def _small_image_warnings_again():
+    """Every test sees the once-per-metric warning about images below a metric's min_size."""
+    from semcom.metrics.base import reset_size_warnings
+
+    reset_size_warnings()
+    yield

@@ -212,10 +212,15 @@ class Channel(nn.Module):
         return self.receiver.csi
 
     def _check_input(self, x: torch.Tensor, snr_db) -> torch.Tensor:
-        if x.dim() != 2 or not torch.is_complex(x):
-            raise ValueError(f"channel input must be complex (N, L), got {tuple(x.shape)} {x.dtype}")
-        snr = torch.as_tensor(snr_db, dtype=torch.float32, device=x.device)
+        """Check what :meth:`forward` is given (:func:`check_channel_input`); return N0 as (N, 1)."""
+        snr = check_channel_input(x, snr_db, self.name)
         return snr_db_to_n0(snr).reshape(-1, 1).expand(x.shape[0], 1)
+
+    def __call__(self, x, snr_db, *args, **kwargs) -> ChannelOutput:
+        """Check the symbols and the SNR (:func:`check_channel_input`) before any channel's
+        ``forward`` runs, so plugin channels that implement their own ``forward`` are checked too."""
+        check_channel_input(x, snr_db, self.name)
+        return super().__call__(x, snr_db, *args, **kwargs)
 
     def forward(self, x: torch.Tensor, snr_db: float | torch.Tensor, rng: Rng) -> ChannelOutput:
         n0 = self._check_input(x, snr_db)
@@ -268,6 +273,37 @@ class Channel(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(f"{k}={v!r}" for k, v in self.settings().items())
+
+
+class ChannelInputError(SemcomError, ValueError):
+    """Symbols or an SNR a channel cannot transmit as given (one line: the problem and the fix)."""
+
+
+def check_channel_input(x, snr_db, name: str = "channel") -> torch.Tensor:
+    """Symbols ``x``: a complex (N, L) tensor of finite values; ``snr_db``: a finite number or one
+    per row. Returns the SNR as a float32 tensor on ``x.device``; :class:`ChannelInputError` otherwise."""
+    if not isinstance(x, torch.Tensor):
+        raise ChannelInputError(f"{name}: the symbols are a {type(x).__name__}, not a torch tensor: pass a complex64 tensor (N, L)")
+    if not torch.is_complex(x):
+        raise ChannelInputError(f"{name}: the symbols are {x.dtype}, not complex: map bits/features to complex symbols first, "
+                                "e.g. torch.complex(re, im) or torch.view_as_complex(x.reshape(N, -1, 2))")
+    if x.dim() != 2:
+        raise ChannelInputError(f"{name}: the symbols have shape {tuple(x.shape)}, not (N, L): one row per image, x.reshape(N, -1)")
+    bad = ~torch.isfinite(torch.view_as_real(x))
+    if bool(bad.any()):
+        raise ChannelInputError(f"{name}: the symbols contain NaN or Inf ({int(bad.any(-1).sum())} of {x.numel()}): "
+                                "a transmitter must send finite symbols; check the encoder's output (power normalisation of an all-zero block?)")
+    try:
+        snr = torch.as_tensor(snr_db, dtype=torch.float32, device=x.device)
+    except (TypeError, ValueError, RuntimeError):
+        raise ChannelInputError(f"{name}: snr_db={snr_db!r} is not a number: give the SNR in dB, e.g. 10.0") from None
+    if snr.numel() not in (1, x.shape[0]):
+        raise ChannelInputError(f"{name}: snr_db has {snr.numel()} values for {x.shape[0]} rows: give one SNR, or one per row")
+    if not bool(torch.isfinite(snr).all()):
+        bad_value = snr.flatten()[~torch.isfinite(snr.flatten())][0].item()
+        raise ChannelInputError(f"{name}: snr_db={bad_value} is not a finite number of dB: give a finite SNR (e.g. -10 .. 40 dB); "
+                                "a noiseless link is a very high SNR such as 100")
+    return snr
 
 
 def _fmt(v) -> str:

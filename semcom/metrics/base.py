@@ -24,7 +24,13 @@ caller can store features and compute the set value later (the runner does, to s
 
 from __future__ import annotations
 
+import logging
+
 import torch
+
+from semcom.errors import SemcomError
+
+log = logging.getLogger(__name__)
 
 
 class Metric:
@@ -44,6 +50,13 @@ class Metric:
     range: tuple[float, float] = (float("-inf"), float("inf"))
     #: suffixes of companion columns written beside ``name`` (``("p", "r")``: ``<name>_p``, ``<name>_r``).
     companions: tuple[str, ...] = ()
+    #: smallest image side (pixels) the metric can score; a smaller image scores NaN, with one
+    #: warning per metric and process (:func:`too_small`). Measured for the built-in metrics
+    #: (docs/reliability.md); a plugin metric states its own (default 1: any size).
+    min_size: int = 1
+    #: how far outside [0, 1] inputs may stray (:func:`check_unit_range`); pixel metrics allow
+    #: unclamped noisy images (0.5), networks calibrated on [0, 1] or [-1, 1] allow rounding only.
+    range_tol: float = 0.01
 
     def columns(self) -> list[str]:
         """The result columns one scoring pass writes: ``name`` and its companions."""
@@ -60,7 +73,9 @@ class Metric:
         return self
 
     def __call__(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> torch.Tensor:
-        check_pair(reference, reconstruction, self.name)
+        check_pair(reference, reconstruction, self.name, self.range_tol)
+        if too_small(self, reference):
+            return torch.full((reference.shape[0],), float("nan"), device=reference.device)
         self.load()
         with torch.no_grad():
             return self.score(self.prepare(reference), reconstruction)
@@ -85,34 +100,92 @@ class Metric:
         return f"{type(self).__name__}(name={self.name!r}, higher_is_better={self.higher_is_better})"
 
 
-def check_pair(reference: torch.Tensor, reconstruction: torch.Tensor, name: str) -> None:
-    """Shapes (N, 3, H, W), equal, floating point; NaN/Inf in a reconstruction is an error."""
+class InputError(SemcomError, ValueError):
+    """Images handed to a metric that it cannot score as given (one line: the problem and the fix).
+    A ``ValueError`` too, so callers that caught the older ``ValueError``/``TypeError`` still do."""
+
+
+#: tolerance of the [0, 1] range check (rounding of a resampler or a decoder's float output).
+RANGE_TOL = 0.01
+
+
+def check_pair(reference: torch.Tensor, reconstruction: torch.Tensor, name: str, tol: float = RANGE_TOL) -> None:
+    """The inputs of every metric call: tensors, (N, 3, H, W), equal shapes, floating point, finite,
+    values in [0, 1] (within ``tol``, the metric's ``range_tol``); :class:`InputError` naming the
+    problem and the fix."""
+    for role, x in (("reference", reference), ("reconstruction", reconstruction)):
+        if not isinstance(x, torch.Tensor):
+            raise InputError(f"{name}: the {role} is a {type(x).__name__}, not a torch tensor: "
+                             "pass float tensors (N, 3, H, W) in [0, 1], e.g. torch.from_numpy(a).permute(2, 0, 1)[None] / 255")
+    check_images(reference, name, "reference")
+    check_images(reconstruction, name, "reconstruction")
     if reference.shape != reconstruction.shape:
-        raise ValueError(f"{name}: reference {tuple(reference.shape)} and reconstruction {tuple(reconstruction.shape)} differ in shape")
-    check_images(reference, name)
-    if not reconstruction.is_floating_point():
-        raise TypeError(f"{name}: expected float tensors in [0, 1], got {reference.dtype} and {reconstruction.dtype}")
-    if not torch.isfinite(reconstruction).all():
-        raise ValueError(f"{name}: the reconstruction contains NaN or Inf")
+        raise InputError(f"{name}: reference {tuple(reference.shape)} and reconstruction {tuple(reconstruction.shape)} differ in shape: "
+                         "pass images of the same size (crop or resize one to the other)")
+    check_finite(reference, name, "reference")
+    check_finite(reconstruction, name, "reconstruction")
+    check_unit_range(reference, name, tol, role="reference")
+    check_unit_range(reconstruction, name, tol, role="reconstruction")
 
 
-def check_images(images: torch.Tensor, name: str) -> None:
+def check_images(images: torch.Tensor, name: str, role: str = "images") -> None:
     """(N, 3, H, W) floating point."""
     if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f"{name}: expected RGB batches (N, 3, H, W), got {tuple(images.shape)}")
+        fix = "add the batch dimension: x[None]" if images.dim() == 3 and images.shape[0] == 3 else \
+            "put channels first: x.permute(0, 3, 1, 2)" if images.dim() == 4 and images.shape[-1] == 3 else \
+            "pass RGB batches (N, 3, H, W)"
+        raise InputError(f"{name}: the {role} has shape {tuple(images.shape)}, not (N, 3, H, W): {fix}")
     if not images.is_floating_point():
-        raise TypeError(f"{name}: expected float tensors in [0, 1], got {images.dtype}")
+        fix = "divide by 255: x.float() / 255" if images.dtype == torch.uint8 else "convert: x.float() (values in [0, 1])"
+        raise InputError(f"{name}: the {role} is {images.dtype}: images are float in [0, 1]; {fix}")
 
 
-def check_unit_range(images: torch.Tensor, name: str, tol: float = 0.01) -> None:
-    """Refuse data that is plainly not in [0, 1] (e.g. [-1, 1] or [0, 255]): networks that rescale
-    inputs internally would silently give wrong numbers. Excursions up to ``tol`` are allowed."""
-    from semcom.errors import SemcomError
+def check_finite(images: torch.Tensor, name: str, role: str = "images") -> None:
+    """No NaN or Inf."""
+    bad = ~torch.isfinite(images)
+    if bool(bad.any()):
+        kind = "NaN" if bool(torch.isnan(images).any()) else "Inf"
+        raise InputError(f"{name}: the {role} contains {kind} ({int(bad.sum())} values): "
+                         "images are finite floats in [0, 1]; find where the NaN/Inf comes from, or torch.nan_to_num(x).clamp(0, 1)")
 
+
+def check_unit_range(images: torch.Tensor, name: str, tol: float = RANGE_TOL, role: str = "images") -> None:
+    """Refuse data that is plainly not in [0, 1] (e.g. [-1, 1] or [0, 255]): metrics would silently
+    give wrong numbers (PSNR of [0, 255] floats is about -8 dB). Excursions up to ``tol`` are allowed."""
+    if images.numel() == 0:
+        return
     lo, hi = float(images.min()), float(images.max())
     if lo < -tol or hi > 1 + tol:
-        hint = "(x + 1) / 2" if lo < -tol and hi <= 1 + tol else "x / 255" if hi > 1 + tol else "a [0, 1] rescale"
-        raise SemcomError(f"{name}: images must be float RGB in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: pass {hint}")
+        if hi > 1 + tol:
+            what, hint = f"values up to {hi:.4g}", "divide by 255: x / 255" if hi > 2 and hi <= 255 + tol and lo >= -tol else \
+                "clamp or rescale to [0, 1]: x.clamp(0, 1)"
+        else:
+            what, hint = f"values down to {lo:.4g}", "map [-1, 1] to [0, 1]: (x + 1) / 2" if lo >= -1 - tol and hi <= 1 + tol else \
+                "clamp or rescale to [0, 1]: x.clamp(0, 1)"
+        raise InputError(f"{name} got {what} in the {role}: images are float in [0, 1]; {hint}")
+
+
+_WARNED_SMALL: set[str] = set()
+
+
+def too_small(metric: "Metric", images: torch.Tensor) -> bool:
+    """True when the shorter side of ``images`` is below ``metric.min_size``: the caller scores NaN.
+    Warns once per metric (name) and process, naming the size and the metric's minimum."""
+    need = int(getattr(metric, "min_size", 1) or 1)
+    h, w = int(images.shape[-2]), int(images.shape[-1])
+    if min(h, w) >= need:
+        return False
+    if metric.name not in _WARNED_SMALL:
+        _WARNED_SMALL.add(metric.name)
+        log.warning("%s needs images of at least %d x %d px; a %d x %d image scores NaN (further images below the minimum "
+                    "are not reported again): resize or crop them, or drop %s from metrics", metric.name, need, need, h, w,
+                    metric.name)
+    return True
+
+
+def reset_size_warnings() -> None:
+    """Warn again about small images (a new run in the same process)."""
+    _WARNED_SMALL.clear()
 
 
 def module_on(module: torch.nn.Module, device: torch.device) -> torch.nn.Module:
@@ -162,7 +235,9 @@ class SetMetric(Metric):
         raise NotImplementedError
 
     def update(self, reference: torch.Tensor, reconstruction: torch.Tensor) -> None:
-        check_pair(reference, reconstruction, self.name)
+        check_pair(reference, reconstruction, self.name, self.range_tol)
+        if too_small(self, reference):
+            return
         self.load()
         if self.uses_reference:
             self._ref.append(self.features(reference))

@@ -15,7 +15,7 @@ import logging
 
 import torch
 
-from semcom.metrics.base import Metric
+from semcom.metrics.base import Metric, too_small
 from semcom.metrics.ssim_fast import ms_ssim, ssim
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ class PSNR(Metric):
     unit = "dB"
     range = (0.0, 100.0)
     higher_is_better = True
+    min_size = 1
+    range_tol = 0.5  # unclamped noisy images are meaningful to PSNR; [0, 255] and [-1, 1] data are not
 
     def compute_batch(self, reference, reconstruction):
         # image by image (cache-sized), float32 difference squared and summed in float64: 6x faster
@@ -49,32 +51,29 @@ class SSIM(Metric):
     label = "SSIM"
     range = (-1.0, 1.0)
     higher_is_better = True
+    #: the 11 x 11 Gaussian window, valid convolution
+    min_size = 11
+    range_tol = 0.5
 
     def compute_batch(self, reference, reconstruction):
-        if min(reference.shape[-2:]) < 11:
+        if too_small(self, reference):
             return torch.full((reference.shape[0],), float("nan"))
         return ssim(reference, reconstruction).float()
 
 
 class MSSSIM(Metric):
-    """MS-SSIM (Wang 2003), data range 1. Images whose shorter side is <= 160 px get NaN and a
-    warning that says so (the 4 downsamplings leave too few pixels for the 11-tap window)."""
+    """MS-SSIM (Wang 2003), data range 1. Images whose shorter side is <= 160 px get NaN and one
+    warning per process (the 4 downsamplings leave too few pixels for the 11-tap window)."""
 
     name = "ms_ssim"
     label = "MS-SSIM"
     range = (0.0, 1.0)
     higher_is_better = True
-    _warned: set = set()
+    #: 4 halvings leave (11 - 1) * 2^4 / 2^4 + 1 px at the coarsest scale for the 11-tap window
+    min_size = MS_SSIM_MIN_SIDE + 1
+    range_tol = 0.5
 
     def compute_batch(self, reference, reconstruction):
-        side = min(reference.shape[-2:])
-        if side <= MS_SSIM_MIN_SIDE:
-            size = tuple(reference.shape[-2:])
-            if size not in self._warned:
-                self._warned.add(size)
-                log.warning(
-                    "ms_ssim needs the shorter image side > %d px; images of %dx%d get NaN "
-                    "(resize or crop them, or drop ms_ssim from metrics)", MS_SSIM_MIN_SIDE, size[0], size[1]
-                )
+        if too_small(self, reference):
             return torch.full((reference.shape[0],), float("nan"))
         return ms_ssim(reference, reconstruction).float()

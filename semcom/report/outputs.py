@@ -116,9 +116,9 @@ def collect(folder: str | os.PathLike) -> pd.DataFrame:
     parts = sorted((p for s in stores_under(folder) for p in s.parts()), key=part_time)
     if parts:
         return one_version(load_parts(parts))
-    tables = sorted(folder.glob("*/results.parquet"))
+    tables = [t for t in _readable(sorted(folder.glob("*/results.parquet"))) if len(t)]
     if tables:
-        return one_version(dedupe(pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)))
+        return one_version(dedupe(pd.concat(tables, ignore_index=True)))
     raise SemcomError(f"no results under {folder}: give a run or multirun folder (one holding {PARTS_DIR}/ or */results.parquet)")
 
 
@@ -133,7 +133,10 @@ def collect_points(folder: str | os.PathLike) -> pd.DataFrame | None:
     if not tables:
         return None
     tables.sort(key=lambda t: t.stat().st_mtime_ns)
-    df = pd.concat([pd.read_parquet(t) for t in tables], ignore_index=True)
+    frames = _readable(tables)
+    if not frames:
+        return None
+    df = pd.concat(frames, ignore_index=True)
     cols = [c for c in POINT_KEY if c in df.columns]
     return df.drop_duplicates(cols, keep="last").reset_index(drop=True)
 
@@ -149,6 +152,21 @@ def options_in_table(df) -> dict:
             continue
         return {k: v for k, v in plot.items() if k in ("references", "ci", "names", "pipelines", "channels", "ylim") and v}
     return {}
+
+
+def _readable(tables: list[Path]) -> list[pd.DataFrame]:
+    """The Parquet tables that can be read; the others (outputs a job writes again) are skipped
+    with one warning naming them."""
+    frames, bad = [], []
+    for t in tables:
+        try:
+            frames.append(pd.read_parquet(t))
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+            bad.append(f"{t} ({type(exc).__name__})")
+    if bad:
+        log.warning("%d unreadable table%s skipped: %s: run the job again to rewrite it, or remove it",
+                    len(bad), "" if len(bad) == 1 else "s", ", ".join(bad[:5]))
+    return frames
 
 
 def merge(folder: str | os.PathLike, out_dir: str | os.PathLike | None = None, plots: bool = True,

@@ -28,6 +28,7 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from semcom.metrics.base import reset_size_warnings
 from semcom.report.outputs import write_outputs
 from semcom.runner.interrupts import InterruptGuard, JobInterrupted
 from semcom.runner.plan import Cell, JobPlan, plan_job
@@ -63,6 +64,7 @@ def run_job(
     instead of config (``{"pipeline": ..., "dataset": ..., "channel": ...}``; :mod:`semcom.api`).
     """
     out_dir = Path(out_dir)
+    reset_size_warnings()  # one warning per metric and run about images below its min_size
     plan = plan_job(cfg, store_dir, out_dir, job_num, force, objects)
     memo = ScoreMemo() if plan.settings.force else store_memo(plan.store_root / "scores")
     scorer = Scorer(plan.metrics, plan.settings.metric_params, memo, process_cache())

@@ -77,9 +77,9 @@ class ScoreMemo:
 
     def load(self) -> int:
         """Read the parts of :attr:`folder` not read yet; return the number of entries loaded.
-        Unreadable parts (a crash mid-write cannot leave one: writes are atomic; a file from
-        another semcom version might) are skipped."""
-        loaded = 0
+        Unreadable parts (a crash mid-write cannot leave one: writes are atomic; a damaged disk or
+        a file from another semcom version might) are moved into ``quarantine/`` with one warning."""
+        loaded, bad = 0, []
         if self.folder is None or not self.folder.is_dir():
             return 0
         for part in sorted(self.folder.glob("part-*.pkl")):
@@ -87,12 +87,20 @@ class ScoreMemo:
                 continue
             try:
                 entries = pickle.loads(part.read_bytes())
-            except Exception:  # noqa: BLE001 - a cache: skip what cannot be read
+                entries = [(tuple(key), value) for key, value in entries]
+            except FileNotFoundError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - a cache: what cannot be read is moved aside and recomputed
+                bad.append((part, exc))
                 continue
             for key, value in entries:
                 self.put(key, value, new=False)
             self._loaded.add(part.name)
             loaded += len(entries)
+        if bad:
+            from semcom.store.parts import quarantine
+
+            quarantine(bad, "their scores are computed again when needed")
         return loaded
 
     def flush(self) -> Path | None:

@@ -14,7 +14,7 @@ import math
 
 import torch
 
-from semcom.metrics.base import Metric, SetMetric
+from semcom.metrics.base import Metric, SetMetric, too_small
 from semcom.runner.references import ReferenceCache, take
 from semcom.runner.score_memo import ScoreMemo, metric_key
 
@@ -61,6 +61,8 @@ class Scorer:
         return scores
 
     def _metric_columns(self, m: Metric, images, ref_ids, index, rec, rec_ids) -> dict[str, list]:
+        if too_small(m, images):  # below the metric's min_size: NaN, one warning per metric (never a crash inside torch)
+            return {name: [math.nan] * len(index) for name in m.columns()}
         mk = metric_key(m, self.metric_params.get(m.name))
         keys = [None if mk is None else (mk, a, b) for a, b in zip(ref_ids, rec_ids)]
         todo = self.memo.unique_missing(keys)

@@ -4,7 +4,8 @@ A set metric needs every image of a point, but a job is written image by image a
 interrupted and resumed. So the job stores each image's *features* (Inception pool3 for FID/KID,
 logits for IS; 2048 float32 = 8 KB per image and point) as it goes, in ``<store>/features.parts/``
 (Parquet part files written atomically, like the result parts): reconstructions keyed by their
-row's ``row_id``, references by the reference image's content digest.
+row's ``row_id``, references by the reference image's content digest. An unreadable part is
+moved into ``features.parts/quarantine/`` with one warning (:func:`semcom.store.parts.quarantine`).
 """
 
 from __future__ import annotations
@@ -44,10 +45,27 @@ class FeatureStore:
         """{(feature_id, role, key): feature vector}; later parts win."""
         if not self.root.is_dir():
             return {}
-        parts = sorted(self.root.glob("part-*.parquet"), key=lambda p: p.stat().st_mtime_ns)
-        out = {}
+        parts = sorted(self.root.glob("part-*.parquet"), key=_mtime)
+        out, bad = {}, []
         for part in parts:
-            df = pd.read_parquet(part)
+            try:
+                df = pd.read_parquet(part)
+            except FileNotFoundError:
+                continue
+            except Exception as exc:  # noqa: BLE001 - a damaged part: moved aside, its features recomputed
+                bad.append((part, exc))
+                continue
             for fid, role, key, feat in zip(df["feature_id"], df["role"], df["key"], df["feature"]):
                 out[(fid, role, key)] = np.asarray(feat, dtype=np.float32)
+        if bad:
+            from semcom.store.parts import quarantine
+
+            quarantine(bad, "the set metrics of their points are computed again from recomputed features")
         return out
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except FileNotFoundError:
+        return 0

@@ -7,6 +7,12 @@ the time in their names and keeps, for every ``row_id`` (:mod:`semcom.store.keys
 row, so a recompute (``force=true``, a metric added) supersedes older rows.
 :meth:`ResultStore.compact` folds many small parts into one.
 
+**A store that heals.** A part that cannot be read (zero bytes, truncated, not Parquet: a disk
+that filled up, a copy cut short, a file edited by hand) is moved aside into ``quarantine/``
+inside the store folder (:func:`quarantine`), with one warning naming the files and that folder;
+its rows are then missing from the store, so the next run of the job recomputes them. Nothing is
+deleted: a quarantined file can be inspected, repaired and moved back.
+
 Rows keyed under an older key version (:data:`semcom.store.keys.KEY_VERSION`) are not read as
 rows of this one: :meth:`ResultStore.load` leaves them out, with one warning, and they stay on
 disk untouched.
@@ -29,6 +35,9 @@ log = logging.getLogger(__name__)
 
 #: Folder name of a store inside a run, sweep or results folder.
 PARTS_DIR = "results.parts"
+
+#: Folder, inside a store folder, that unreadable part files are moved into.
+QUARANTINE_DIR = "quarantine"
 
 _PART = re.compile(r"^part-(\d{20})-[0-9a-f]+\.parquet$")
 
@@ -117,14 +126,21 @@ def read_parts(parts: list[Path]) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    tables = []
+    tables, bad = [], []
     for p in parts:
         try:
             table = pq.read_table(p)
         except FileNotFoundError:  # compacted away meanwhile; its rows are in the newer part
             continue
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a damaged file
+            if not p.exists():
+                continue
+            bad.append((p, exc))
+            continue
         if table.num_rows:
             tables.append(table.replace_schema_metadata(None))
+    if bad:
+        quarantine(bad, "their rows are recomputed when the job runs again")
     if not tables:
         return pd.DataFrame(columns=list(KEY_COLUMNS))
     try:
@@ -147,3 +163,34 @@ def load_parts(parts: list[Path]) -> pd.DataFrame:
         log.warning("%d rows written by an older semcom (row key before version 2) in %s are not used: they stay on disk; "
                     "their results are recomputed under the current key", int((~keep).sum()), ", ".join(where))
     return dedupe(df[keep].reset_index(drop=True))
+
+
+def quarantine(bad: list[tuple[Path, BaseException]], consequence: str) -> list[Path]:
+    """Move unreadable files aside into ``quarantine/`` beside them (never deleted); one warning
+    naming them, why, where they went and ``consequence``. Returns the new paths."""
+    moved = []
+    for path, _ in bad:
+        folder = path.parent / QUARANTINE_DIR
+        target = folder / path.name
+        if target.exists():
+            target = folder / f"{path.stem}.{uuid.uuid4().hex[:8]}{path.suffix}"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+        except FileNotFoundError:  # moved by a concurrent reader meanwhile
+            continue
+        except OSError as exc:  # a read-only store: leave it, say so
+            log.warning("cannot move unreadable file %s aside (%s): it is skipped; move or remove it by hand", path, exc)
+            continue
+        moved.append(target)
+    if moved:
+        reasons = "; ".join(f"{p.name}: {_why(p, exc)}" for p, exc in bad[:3])
+        log.warning("%d unreadable file%s moved to %s (%s): %s; nothing was deleted, inspect or remove them there",
+                    len(moved), "" if len(moved) == 1 else "s", moved[0].parent, reasons, consequence)
+    return moved
+
+
+def _why(path: Path, exc: BaseException) -> str:
+    text = " ".join(str(exc).replace(str(path), path.name).split())
+    text = text if len(text) <= 80 else text[:77] + "..."
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
