@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import io
+
 import multiprocessing
 import os
 import subprocess
@@ -84,7 +86,8 @@ def _writer(args):
         rows = _rows(f"p{k}", float(i), list(np.linspace(10, 40, 40)))
         store.append(rows)
         write_outputs(pd.DataFrame(rows), folder, plots=False)  # both processes rewrite the same tables
-        pd.read_parquet(Path(folder) / "results.parquet")  # always a whole file
+        # always a whole file (read in one go: a reader that opens the path twice can see two versions)
+        pd.read_parquet(io.BytesIO((Path(folder) / "results.parquet").read_bytes()))
     return k
 
 
