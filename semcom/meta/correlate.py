@@ -93,7 +93,8 @@ def plot_scatter(scores: pd.DataFrame, metric: str, stats: dict | None = None):
     """Human score against ``metric``, with the fitted logistic (when it converged)."""
     import matplotlib.pyplot as plt
 
-    from semcom.plot import LABELS, OKABE_ITO, RC, SINGLE_COLUMN_IN
+    from semcom.report.figures import axis_label
+    from semcom.report.style import OKABE_ITO, RC, SINGLE_COLUMN_IN
 
     x, y = scores[metric].to_numpy(float), scores["score"].to_numpy(float)
     ok = np.isfinite(x) & np.isfinite(y)
@@ -105,7 +106,7 @@ def plot_scatter(scores: pd.DataFrame, metric: str, stats: dict | None = None):
             grid = np.linspace(x[ok].min(), x[ok].max(), 200)
             ax.plot(grid, logistic4(grid, *params), color=OKABE_ITO["vermillion"], lw=1.0, label="4-parameter logistic")
             ax.legend(frameon=False, loc="best")
-        ax.set_xlabel(LABELS.get(metric, metric))
+        ax.set_xlabel(axis_label(scores, metric))
         ax.set_ylabel("human score")
         if stats:
             ax.set_title(f"SROCC {stats['srocc']:.3f}  PLCC {stats['plcc']:.3f}  KROCC {stats['krocc']:.3f}  (n = {stats['n']})")

@@ -102,7 +102,8 @@ def plot_separation(df: pd.DataFrame, metric: str):
     in blue and changing in vermillion (strength 0 included where it was run)."""
     import matplotlib.pyplot as plt
 
-    from semcom.plot import LABELS, MARKERS, RC, SINGLE_COLUMN_IN
+    from semcom.report.figures import axis_label
+    from semcom.report.style import MARKERS, RC, SINGLE_COLUMN_IN
 
     df = _transform_rows(df)
     with plt.rc_context(RC):
@@ -115,7 +116,7 @@ def plot_separation(df: pd.DataFrame, metric: str):
             ax.plot(stats.index, stats.values, color=FAMILY_COLOURS.get(fam, "#888888"), marker=MARKERS[k % len(MARKERS)],
                     linestyle="-" if fam == "preserving" else "--", label=name)
         ax.set_xlabel("transform strength")
-        ax.set_ylabel(LABELS.get(metric, metric))
+        ax.set_ylabel(axis_label(df, metric))
         ax.grid(True, lw=0.3, alpha=0.5)
         ax.legend(ncol=2, fontsize=5.5, frameon=False)
         ax.set_title(f"{metric}: preserving (solid, blue) vs changing (dashed, vermillion)", fontsize=6.5)
