@@ -23,6 +23,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"
 TUTORIALS = sorted((DOCS / "tutorials").glob("*.md"))
+RUNNABLE = [p for p in TUTORIALS if p.name != "index.md"] + [DOCS / "extending.md"]
 QUICK = os.environ.get("SEMCOM_DOCS_QUICK", "1") != "0"
 FENCE = re.compile(r"<!-- docs-test -->\s*\n```(python|bash)\n(.*?)\n```", re.S)
 QUICK_SUB = re.compile(r"<!-- docs-quick: (.*?) => (.*?) -->")
@@ -64,9 +65,7 @@ def blocks(page: Path) -> list[tuple[str, str]]:
 
 def test_every_tutorial_has_runnable_blocks_and_valid_reductions():
     assert len(TUTORIALS) >= 3
-    for page in TUTORIALS:
-        if page.name == "index.md":
-            continue
+    for page in RUNNABLE:
         text = page.read_text()
         assert FENCE.search(text), f"{page.name}: no <!-- docs-test --> block"
         code = "\n".join(c for _, c in FENCE.findall(text))
@@ -74,7 +73,7 @@ def test_every_tutorial_has_runnable_blocks_and_valid_reductions():
             assert old in code, f"{page.name}: docs-quick substitution {old!r} matches no marked block"
 
 
-@pytest.mark.parametrize("page", [p for p in TUTORIALS if p.name != "index.md"], ids=lambda p: p.stem)
+@pytest.mark.parametrize("page", RUNNABLE, ids=lambda p: p.stem)
 def test_tutorial_runs(page, tmp_path):
     env = {**os.environ, "SEMCOM_DOCS_QUICK": "1" if QUICK else "0", "MPLBACKEND": "Agg", "HF_HUB_OFFLINE": "1",
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
