@@ -86,7 +86,7 @@ def test_tutorial_runs(page, tmp_path):
             cmd = ["bash", "-e", "-c", code.replace("python -m", f"{shutil.which('python', path=env['PATH']) or sys.executable} -m")]
         proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
         assert proc.returncode == 0, f"{page.name} block {k} ({lang}):\n{code}\n--- stderr:\n{proc.stderr[-4000:]}"
-    assert time.monotonic() - start < 180, "the reduced tutorial should stay short"
+    assert time.monotonic() - start < 300, "the reduced tutorial should stay short (about a minute on two idle cores)"
 
 
 def test_readme_is_a_front_page():
