@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install CompressAI for semcom's learned codecs into the active Python environment, without
-# touching numpy or torch. See README.md, "Learned codecs (CompressAI)".
+# touching numpy or torch. See docs/reference/codecs.md, "Learned codecs (CompressAI)".
 #
 # Why not `pip install compressai`: PyPI's 1.2.7/1.2.8 wheels pin numpy<2, and Sionna 2.2 needs
 # numpy>=2.2.6, so pip would downgrade numpy and break Sionna and imagecodecs. CompressAI 1.2.6 is

@@ -51,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("folder", help="multirun folder (hydra.sweep.dir) or run folder")
     m.add_argument("--out", help="write into this folder instead of FOLDER")
     m.add_argument("--no-plots", action="store_true", help="write the table and summary only")
-    s = sub.add_parser("summary", help=f"mean and {CONFIDENCE:.0%} Student-t confidence interval per point")
+    s = sub.add_parser("summary", help=f"mean and {CONFIDENCE * 100:.0f} %% Student-t confidence interval per point")
     s.add_argument("results", help="results.parquet, a run folder or a multirun folder")
     s.add_argument("--metrics", nargs="+", help="metrics to show (default: all)")
     s.add_argument("--csv", help="also write the full summary table to this CSV file")

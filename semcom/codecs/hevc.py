@@ -5,7 +5,7 @@ Debian or npm, so when ``bpgenc``/``bpgdec`` are not on PATH (:mod:`semcom.codec
 ``bpg`` codec falls back to this class, and every result row names it: ``codec`` =
 ``hevc-intra (pillow-heif 1.8.1, libheif 1.23.6, x265)``.
 
-Settings that make it match BPG (measured on Kodak, README "Source codecs"): 4:4:4 chroma, 8 bits,
+Settings that make it match BPG (measured on Kodak, docs/validation/codecs.md): 4:4:4 chroma, 8 bits,
 and x265's psycho-visual rate-distortion tuning off (``psy-rd=0``, ``psy-rdoq=0``; it trades PSNR
 for perceived sharpness and costs 0.6-0.8 dB of PSNR against BPG).
 

@@ -54,7 +54,7 @@ METRICS = ("mse", "ms-ssim")
 #: Downsampling of the latent whose shape ``decompress`` takes (y for factorized, z otherwise).
 LATENT_STRIDE = {"bmshj2018-factorized": 16, "bmshj2018-hyperprior": 64, "mbt2018-mean": 64, "cheng2020-anchor": 64}
 PAD_MULTIPLE = 64
-INSTALL_HINT = "install it with scripts/install_compressai.sh (see README, 'Learned codecs')"
+INSTALL_HINT = "install it with scripts/install_compressai.sh (see docs/reference/codecs.md, 'Learned codecs')"
 
 
 class CompressAIMissing(SemcomError, ImportError):

@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="folder to write <name>.pt and index.json into")
     parser.add_argument("--ship", action="store_true", help="write into the package's shipped checkpoints (maintainers)")
     parser.add_argument("--list", action="store_true", help="list the shipped checkpoints")
-    parser.add_argument("--cards", action="store_true", help="print the README model cards (Markdown) of the shipped checkpoints")
+    parser.add_argument("--cards", action="store_true", help="print the model cards (Markdown, as in docs/reference/models.md) of the shipped checkpoints")
     args = parser.parse_args(argv)
     if args.cards:
         print(model_cards())

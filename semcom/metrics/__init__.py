@@ -28,7 +28,7 @@ from semcom.metrics.pixel import MSSSIM, PSNR, SSIM
 from semcom.metrics.sess import SeSS, SeSSLite
 from semcom.metrics.vitscore import ViTScore
 
-#: ``metrics=default``: cheap enough for the default job on 2 CPU cores (see README, measured costs).
+#: ``metrics=default``: cheap enough for the default job on 2 CPU cores (measured costs: docs/validation/speed.md).
 DEFAULT_METRICS = ("psnr", "ssim", "ms_ssim", "lpips")
 #: ``metrics=main``: the main job's pixel, structural, perceptual and semantic scores (ViTScore only
 #: where the ``semantic`` extra and its weights are installed; skipped with the reason otherwise).

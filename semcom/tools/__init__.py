@@ -1,4 +1,4 @@
-"""Validation scripts: measured figures quoted in the README (too slow for the test suite).
+"""Validation scripts: measured figures quoted in the documentation (docs/validation/) (too slow for the test suite).
 
 Run each as ``python -m semcom.tools.<name> --help``.
 """

@@ -1,4 +1,4 @@
-"""Fast mode vs exact LDPC decoding on Kodak images at the cliff: ``python python -m semcom.tools.abstraction_vs_exact``.
+"""Fast mode vs exact LDPC decoding on Kodak images at the cliff: ``python -m semcom.tools.abstraction_vs_exact``.
 
 For each chain (``jpeg_ldpc`` at rho 1/6, ``bpg_ldpc`` at rho 1/16; QPSK r=1/2, n=4096, 20 BP
 iterations) and each SNR of a fine grid across the cliff, the first ``--images`` Kodak images are

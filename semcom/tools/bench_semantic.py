@@ -1,6 +1,6 @@
 """Per-image CPU cost of the semantic metrics and ViTScore F vs Gaussian noise, on Kodak.
 
-    python python -m semcom.tools.bench_semantic [--images kodim05 kodim15 kodim23] [--threads 2] [--device cpu]
+    python -m semcom.tools.bench_semantic [--images kodim05 kodim15 kodim23] [--threads 2] [--device cpu]
 
 Part 1: for each semantic metric, seconds per image of ``prepare(reference)`` (paid once per
 reference image in a sweep: DINOv2/CLIP tokens, YOLOX detections, SeSS graphs) and of

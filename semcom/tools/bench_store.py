@@ -1,4 +1,4 @@
-"""Result-store timings at sweep scale: python python -m semcom.tools.bench_store [--jobs 100] [--out DIR].
+"""Result-store timings at sweep scale: python -m semcom.tools.bench_store [--jobs 100] [--out DIR].
 
 Simulates the store of one large sweep: ``jobs`` jobs x 13 SNR points x 3 batches of 8 Kodak
 images (one part file per batch, as run_job writes them), with the columns run_job writes

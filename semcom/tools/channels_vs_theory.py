@@ -1,8 +1,8 @@
 """Validation and speed of the channels: uncoded BER against theory, LS-CSI penalty, capacity, throughput.
 
-    python python -m semcom.tools.channels_vs_theory [--quick]
+    python -m semcom.tools.channels_vs_theory [--quick]
 
-Prints Markdown tables (quoted in the README). Uncoded BPSK with ZF/MMSE-unbiased decisions;
+Prints Markdown tables (quoted in docs/validation/channels.md). Uncoded BPSK with ZF/MMSE-unbiased decisions;
 theory: AWGN Q(sqrt(2 snr)), Rayleigh (1 - sqrt(snr / (1 + snr))) / 2 (also per subcarrier of the
 NLOS TDL channel), Rician by numerical integration, imperfect CSI (1 - 1/sqrt((1 + N0)(1 + var))) / 2.
 Throughput: forward passes of an (8, 196608) batch (eight 512 x 768 images at rho = 1/6) with

@@ -1,6 +1,6 @@
 """Write a ratings CSV of synthetic distortions of known order (for trying semcom.meta).
 
-    python python -m semcom.tools.synthetic_ratings REF_FOLDER OUT_FOLDER [--size 384x512] [--levels 4]
+    python -m semcom.tools.synthetic_ratings REF_FOLDER OUT_FOLDER [--size 384x512] [--levels 4]
 
 Every image of REF_FOLDER (resized to --size, H x W) gets Gaussian noise at sigma 0.02, 0.05,
 0.1, 0.2 and a Gaussian blur at 1, 2, 4, 8 px (the first --levels of each); the "rating" of a
