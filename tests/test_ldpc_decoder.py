@@ -136,3 +136,16 @@ def test_pipeline_keys_reach_the_code_and_the_row_parameters():
     assert default["ldpc_decoder"] == "bp" and default != params
     with pytest.raises(SemcomError, match="pipeline.ldpc_decoder='x' is unknown"):
         SeparateChain("jpeg_ldpc", codec="jpeg", mcs={"rate": 0.5, "qam": 16}, ratio=1 / 16, ldpc_decoder="x")
+
+
+def test_validation_and_bench_helpers():
+    from semcom.tools.bench import bench_ldpc_decoders
+    from semcom.tools.ldpc_decoder import compare, snr_at_bler, wilson
+
+    lo, hi = wilson(10, 100)
+    assert 0.05 < lo < 0.1 < hi < 0.18 and wilson(0, 50)[0] == 0.0
+    assert snr_at_bler([1.0, 2.0], [1.0, 0.01]) == pytest.approx(1.5)
+    r = compare(0.5, 4, 1.0, batch=8, max_blocks=8, errors=100, seed=1, codeword_bits=1200)
+    assert r["blocks"] == 8 and r["bit_equal_blocks"] >= 7 and r["ci_sionna"][0] <= r["bler_sionna"] <= r["ci_sionna"][1]
+    (row,) = bench_ldpc_decoders(4, 1, codeword_bits=1200, points=(("qpsk", 0.5, 4, 3.0),))
+    assert row["semcom_block_errors"] == row["reference_block_errors"] == 0 and row["speedup"] > 0
