@@ -45,9 +45,10 @@ def case(request):
     return enc, u, llr, ref
 
 
-def test_bits_equal_sionna_without_early_stop(case):
+@pytest.mark.parametrize("rule", ["boxplus", "boxplus-phi"])
+def test_bits_equal_sionna_without_early_stop(case, rule):
     enc, u, llr, ref = case
-    got = NumbaLDPC5GDecoder(enc, num_iter=20, early_stop=False)(llr)
+    got = NumbaLDPC5GDecoder(enc, num_iter=20, cn_update=rule, early_stop=False)(llr)
     assert got.shape == ref.shape and got.dtype == torch.float32
     same = (got == ref).all(dim=1)
     # float32 sums in another order and a more accurate phi: a block on the edge of decodability may

@@ -13,14 +13,21 @@ a-posteriori LLR is <= 0). It returns the ``k`` information bits.
 
 Check-node rules (``cn_update``):
 
-* ``boxplus-phi`` (default, Sionna's default): exact boxplus,
-  ``y_j = sign * phi(sum_{i != j} phi(|x_i|))`` with ``phi(x) = -log tanh(x/2)``, arguments clamped
-  to ``[8.5e-8, 16.635532]`` as Sionna does in float32. phi is evaluated in float32 by a
-  branch-free exp/log1p (polynomials after range reduction, relative error < 3e-7 over the
-  clamped range; more accurate than ``log(e^x+1) - log(e^x-1)`` in float32 for large x);
+* ``boxplus`` (default): the exact boxplus that Sionna's default ``boxplus-phi`` computes,
+  ``y_j = sign * 2 atanh(prod_{i != j} tanh(|x_i|/2))`` = ``sign * phi(sum_{i != j} phi(|x_i|))``
+  with ``phi(x) = -log tanh(x/2)``, with Sionna's clamps (input magnitudes to
+  ``[8.5e-8, 16.635532]``, outputs to ``[phi(16.635532), 16.635532]``), evaluated in the tanh
+  domain: per edge one exp and one log1p instead of two of each. ``tanh(a/2)`` and
+  ``1 - tanh(a/2)`` are both carried (prefix/suffix products over the check node's edges, the
+  latter by ``D + d (1 - D)``), so ``2 atanh(p) = log1p(2p / (1 - p))`` keeps float32 precision
+  near p = 1;
+* ``boxplus-phi``: the same rule in the phi domain as Sionna evaluates it (about 1.5x slower);
 * ``minsum``: sign product times the smallest other magnitude;
 * ``offset-minsum``: min-sum with the magnitude reduced by an offset ``beta = 0.5``
   (``max(min - 0.5, 0)``, Sionna's ``offset-minsum``; an offset, not a normalising factor).
+
+exp and log1p are branch-free float32 polynomials after range reduction (relative error below
+3e-7), so LLVM vectorises them; more accurate than ``log(e^x + 1) - log(e^x - 1)`` in float32.
 
 Early termination (``early_stop``, on by default): after each iteration the syndrome of the hard
 decisions is checked and a block whose decisions satisfy every parity check stops iterating (its
@@ -48,7 +55,8 @@ import torch
 from numba import njit, prange
 
 #: Check-node rules of :class:`NumbaLDPC5GDecoder` (Sionna's names).
-CN_UPDATES = ("boxplus-phi", "minsum", "offset-minsum")
+CN_UPDATES = ("boxplus", "boxplus-phi", "minsum", "offset-minsum")
+_MODES = {"boxplus-phi": 0, "minsum": 1, "offset-minsum": 2, "boxplus": 3}
 #: Offset beta of ``offset-minsum`` (as Sionna).
 MINSUM_OFFSET = 0.5
 #: Clipping of channel LLRs and messages (Sionna's ``llr_max``); also the filler bits' LLR.
@@ -56,6 +64,7 @@ LLR_MAX = 20.0
 
 _PHI_MIN = np.float32(8.5e-8)
 _PHI_MAX = np.float32(16.635532)
+_PHI_OUT_MIN = np.float32(1.19e-7)  # phi(_PHI_MAX): the smallest check-node output magnitude
 #: Blocks decoded side by side in SIMD lanes by one task (each lane runs its own block; a lane whose
 #: block stops takes the next one). Lane arithmetic is plain IEEE float32 (no fast-math), so a
 #: block's result does not depend on its lane, its batch or the thread count.
@@ -182,6 +191,10 @@ def _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset
     c2v = np.zeros((n_edges, L), np.float32)
     mag = np.zeros((max_deg, L), np.float32)
     xw = np.zeros((max_deg, L), np.float32)
+    tw = np.zeros((max_deg, L), np.float32)
+    dw = np.zeros((max_deg, L), np.float32)
+    pre_t = np.zeros((max_deg, L), np.float32)
+    pre_d = np.zeros((max_deg, L), np.float32)
     sprod = np.zeros(L, np.float32)
     acc = np.zeros(L, np.float32)
     min1 = np.zeros(L, np.float32)
@@ -207,8 +220,8 @@ def _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset
             deg = cn_ptr[c + 1] - p0
             for l in range(L):
                 sprod[l] = _F1
-                acc[l] = _F0
-                min1[l] = np.float32(1e30)
+                acc[l] = _F1 if mode == 3 else _F0
+                min1[l] = _F0 if mode == 3 else np.float32(1e30)
                 min2[l] = np.float32(1e30)
             # (simple loops over the lanes, few arrays each: LLVM vectorises them)
             for j in range(deg):
@@ -221,7 +234,20 @@ def _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset
                     xw[j, l] = x
                 for l in range(L):
                     sprod[l] = -sprod[l] if xw[j, l] < _F0 else sprod[l]
-                if mode == 0:
+                if mode == 3:
+                    for l in range(L):
+                        x = xw[j, l]
+                        a = min(max(-x if x < _F0 else x, _PHI_MIN), _PHI_MAX)
+                        em, q = _expm1_neg(a)
+                        r = _F1 / (_F1 + q)
+                        tw[j, l] = -em * r  # tanh(a/2)
+                        dw[j, l] = _F2 * q * r  # 1 - tanh(a/2)
+                    for l in range(L):  # exclusive prefix products of t and 1 - t
+                        pre_t[j, l] = acc[l]
+                        pre_d[j, l] = min1[l]
+                        acc[l] = acc[l] * tw[j, l]
+                        min1[l] = min1[l] + dw[j, l] * (_F1 - min1[l])
+                elif mode == 0:
                     for l in range(L):
                         x = xw[j, l]
                         mag[j, l] = _phi(-x if x < _F0 else x)
@@ -238,10 +264,26 @@ def _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset
                         lt1 = a < m1
                         min2[l] = m1 if lt1 else (a if a < m2 else m2)
                         min1[l] = a if lt1 else m1
-            for j in range(deg):
+            if mode == 3:
+                for l in range(L):
+                    acc[l] = _F1  # suffix product of t
+                    min1[l] = _F0  # its 1 - product
+            for jj in range(deg):
+                j = deg - 1 - jj if mode == 3 else jj
                 e = p0 + j
                 v = ev[e]
-                if mode == 0:
+                if mode == 3:
+                    for l in range(L):
+                        pt = pre_t[j, l] * acc[l]
+                        pd = pre_d[j, l] + min1[l] * (_F1 - pre_d[j, l])
+                        m = _log1p_pos(_F2 * pt / pd)  # 2 atanh(pt), pd = 1 - pt
+                        m = min(max(m, _PHI_OUT_MIN), _PHI_MAX)
+                        sg = -sprod[l] if xw[j, l] < _F0 else sprod[l]
+                        c2v[e, l] = m * sg
+                    for l in range(L):
+                        acc[l] = acc[l] * tw[j, l]
+                        min1[l] = min1[l] + dw[j, l] * (_F1 - min1[l])
+                elif mode == 0:
                     for l in range(L):
                         m = _phi(acc[l] - mag[j, l])
                         sg = -sprod[l] if xw[j, l] < _F0 else sprod[l]
@@ -392,13 +434,14 @@ class NumbaLDPC5GDecoder:
     Args:
         encoder: the ``LDPC5GEncoder`` whose code, rate matching and interleaver are decoded.
         num_iter: maximum BP iterations (flooding schedule).
-        cn_update: ``boxplus-phi`` | ``minsum`` | ``offset-minsum`` (offset 0.5).
+        cn_update: ``boxplus`` (exact, tanh domain; default) | ``boxplus-phi`` (exact, phi domain) |
+            ``minsum`` | ``offset-minsum`` (offset 0.5).
         early_stop: stop a block once its hard decisions satisfy every parity check.
 
     After each call ``last_iterations`` holds the iterations each block ran (numpy int32).
     """
 
-    def __init__(self, encoder, num_iter: int = 20, cn_update: str = "boxplus-phi", early_stop: bool = True):
+    def __init__(self, encoder, num_iter: int = 20, cn_update: str = "boxplus", early_stop: bool = True):
         if cn_update not in CN_UPDATES:
             raise ValueError(f"cn_update={cn_update!r} is unknown: choose one of {', '.join(CN_UPDATES)}")
         self.encoder = encoder
@@ -406,7 +449,7 @@ class NumbaLDPC5GDecoder:
         self.num_iter = int(num_iter)
         self.cn_update = cn_update
         self.early_stop = bool(early_stop)
-        self._mode = CN_UPDATES.index(cn_update)
+        self._mode = _MODES[cn_update]
         self._offset = np.float32(MINSUM_OFFSET if cn_update == "offset-minsum" else 0.0)
         self._cn_ptr, self._ev, self._max_deg = graph(encoder)
         self._src = source_map(encoder)

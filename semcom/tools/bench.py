@@ -254,7 +254,7 @@ DECODER_POINTS = (("qpsk_1/2_waterfall", 0.5, 4, 1.2), ("qpsk_1/2_above", 0.5, 4
 
 def bench_ldpc_decoders(blocks: int, repeats: int, iterations: int = 20, codeword_bits: int = 4096, seed: int = 0,
                         points=DECODER_POINTS) -> list[dict]:
-    """semcom's numba BP decoder (boxplus-phi, early termination) against Sionna's LDPC5GDecoder on
+    """semcom's numba BP decoder (exact boxplus, early termination) against Sionna's LDPC5GDecoder on
     the same ``blocks`` LLR blocks per point (AWGN, Sionna's app demapper), on the CPU with the
     current torch / numba thread counts. Bits are checked equal with early termination off."""
     import math

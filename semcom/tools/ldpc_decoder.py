@@ -108,7 +108,7 @@ def minsum_loss(blocks: int, seed: int, iterations: int = 20, grid=None) -> dict
     code = LDPCBlockCode(0.5, 2, 4096, iterations, decoder="bp")
     enc = code._code(2048, 4096)[0]
     decs = {name: NumbaLDPC5GDecoder(enc, iterations, cn_update=rule)
-            for name, rule in (("bp", "boxplus-phi"), ("minsum", "minsum"), ("offset_minsum", "offset-minsum"))}
+            for name, rule in (("bp", "boxplus"), ("minsum", "minsum"), ("offset_minsum", "offset-minsum"))}
     curves = {name: [] for name in decs}
     for i, s in enumerate(grid):
         u, llr = _llrs(enc, 2, float(s), blocks, generator(seed + i))
