@@ -28,7 +28,7 @@ MAX_K = 8448
 #: exact boxplus (``bp``), min-sum (``minsum``) or offset min-sum, offset 0.5 (``offset_minsum``),
 #: or Sionna's ``LDPC5GDecoder`` (boxplus-phi, on any device).
 LDPC_DECODERS = ("auto", "bp", "minsum", "offset_minsum", "sionna")
-_CN_UPDATE = {"bp": "boxplus-phi", "minsum": "minsum", "offset_minsum": "offset-minsum"}
+_CN_UPDATE = {"bp": "boxplus", "minsum": "minsum", "offset_minsum": "offset-minsum"}
 
 
 def resolve_decoder(decoder: str, device: str | torch.device = "cpu") -> str:

@@ -22,6 +22,9 @@ llr_ldpc_decode     APP demapper + Sionna BP decoder, every    Sionna's decoder 
                                                                rate extrapolated per block)
 llr_ldpc_decode_    ``torch.compile`` of the decoder, all      the same decoder eager (``--compile``)
 compiled            blocks in one call
+ldpc_decoder:<mcs>  semcom's numba BP decoder (``bp``, early     Sionna's LDPC5GDecoder on the same LLRs
+                    termination) on one batch of n=4096           (20 iterations), same thread count
+                    blocks at a fixed SNR                         (``--decoder-blocks``, ``--only-decoders``)
 ldpc_abstraction    fast mode: block errors sampled from the   exact decoding (the row above)
                     BLER table (``decoder=abstraction``)
 source_decode       codec decoder per image (no batching)      same
@@ -33,7 +36,9 @@ metric:<name>       batched call, reference prepared once      torchmetrics / th
 
 Throughput is images/s (and information bits/s for the LDPC stages: CRC included, per
 decoded block). Timings are medians over ``--repeats`` runs after one warm-up; on CUDA each is
-synchronised. The table is printed and, with ``--json``, written with the settings, device, torch
+synchronised. The ``ldpc_decoder:*`` rows (QPSK 1/2 in the waterfall, BLER ~0.1, and above it; 16-QAM 1/2 and
+64-QAM 2/3 in the waterfall) give info Mbit/s, ms per block, mean iterations and block errors of
+both decoders. The table is printed and, with ``--json``, written with the settings, device, torch
 and thread count. Metrics whose weights do not resolve are listed as skipped.
 """
 
@@ -82,7 +87,8 @@ def _row(stage: str, n_images: int, semcom_s: float, reference_s: float | None, 
 
 
 def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, codeword_bits: int, iterations: int,
-                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int, compile_decoder: bool = False) -> list[dict]:
+                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int, compile_decoder: bool = False,
+                ldpc_decoder: str = "auto") -> list[dict]:
     """Stage rows of one chain on ``images`` (N, 3, H, W) float32 in [0, 1] (one size)."""
     from sionna.phy.mapping import Demapper, Mapper
 
@@ -100,7 +106,7 @@ def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, code
     arrays = to_uint8(images)
     cod = build_codec(codec)
     m = int(qam).bit_length() - 1
-    code = LDPCBlockCode(rate, m, codeword_bits, iterations, device=device)
+    code = LDPCBlockCode(rate, m, codeword_bits, iterations, device=device, decoder=ldpc_decoder)
     n_cu = channel_uses(ratio, height, width)
     max_layout = code.layout(n_cu * m)
     if max_layout is None:
@@ -184,7 +190,7 @@ def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, code
     t_all = timed(dec_all, repeats, sync, warmup=False)  # the decoders were built by the calls above
     t_each = timed(dec_each, repeats, sync, warmup=False)
     rows.append(_row("llr_ldpc_decode", n_img, t_all, t_each, info_bits,
-                     note=f"APP demapper + LDPC5GDecoder {iterations} it; reference = one call per image; "
+                     note=f"APP demapper + LDPC decoder {code.decoder} {iterations} it; reference = one call per image; "
                           f"block errors {int((~ok_all).sum())}/{total_blocks}"))
     if compile_decoder:
         rows.append(_compiled_decoder_row(code, llr_all, k, n, n_img, info_bits, repeats, sync))
@@ -225,7 +231,9 @@ def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, code
 def _compiled_decoder_row(code, llrs: torch.Tensor, k: int, n: int, n_img: int, info_bits: int, repeats: int, sync) -> dict:
     """``torch.compile`` of Sionna's LDPC5GDecoder against the same decoder eager, on the same LLRs
     (all blocks in one call); the decoded bits must be equal. The compile time is in the note."""
-    dec = code._code(k, n)[1]
+    from sionna.phy.fec.ldpc import LDPC5GDecoder
+
+    dec = LDPC5GDecoder(code._code(k, n)[0], num_iter=code.num_iter, hard_out=True, return_infobits=True, device=str(code.device))
     compiled = torch.compile(dec, dynamic=True)
     t0 = time.perf_counter()
     first = compiled(llrs)
@@ -237,6 +245,72 @@ def _compiled_decoder_row(code, llrs: torch.Tensor, k: int, n: int, n_img: int, 
     return _row("llr_ldpc_decode_compiled", n_img, t_c, t_e, info_bits,
                 note=f"torch.compile(LDPC5GDecoder) vs the same decoder eager, {llrs.shape[0]} blocks in one call; "
                      f"compile + first call {t_compile:.0f} s")
+
+#: (label, code rate, QAM order, Es/N0 dB) of the decoder rows: n = 4096 (a multiple of the bits per
+#: symbol), AWGN; BLER about 0.1 in the waterfall and about 0 above it.
+DECODER_POINTS = (("qpsk_1/2_waterfall", 0.5, 4, 1.2), ("qpsk_1/2_above", 0.5, 4, 2.5),
+                  ("16qam_1/2_waterfall", 0.5, 16, 6.4), ("64qam_2/3_waterfall", 2 / 3, 64, 14.0))
+
+
+def bench_ldpc_decoders(blocks: int, repeats: int, iterations: int = 20, codeword_bits: int = 4096, seed: int = 0,
+                        points=DECODER_POINTS) -> list[dict]:
+    """semcom's numba BP decoder (exact boxplus, early termination) against Sionna's LDPC5GDecoder on
+    the same ``blocks`` LLR blocks per point (AWGN, Sionna's app demapper), on the CPU with the
+    current torch / numba thread counts. Bits are checked equal with early termination off."""
+    import math
+
+    import numba
+    from sionna.phy.mapping import Demapper, Mapper
+
+    from semcom.fec.ldpc import LDPCBlockCode
+    from semcom.randomness import generator
+
+    rows = []
+    for label, rate, qam, es_n0 in points:
+        m = int(qam).bit_length() - 1
+        fast = LDPCBlockCode(rate, m, codeword_bits, iterations, decoder="bp")
+        lay = fast.layout(codeword_bits)
+        k, n = lay.k, lay.n
+        enc, dec = fast._code(k, n)
+        ref = LDPCBlockCode(rate, m, codeword_bits, iterations, decoder="sionna")._code(k, n)[1]
+        g = generator(seed)
+        u = torch.randint(0, 2, (blocks, k), generator=g).float()
+        x = Mapper("qam", m)(enc(u))
+        n0 = 10 ** (-es_n0 / 10)
+        noise = torch.complex(torch.randn(x.shape, generator=g), torch.randn(x.shape, generator=g)) * math.sqrt(n0 / 2)
+        llr = Demapper("app", "qam", m)(x + noise, torch.tensor(n0))
+        dec(llr[:2])  # compiled (numba cache) outside the timing
+        t_new = timed(lambda: dec(llr), repeats, lambda: None)
+        got = dec(llr)
+        its = float(dec.last_iterations.mean())
+        t_ref = timed(lambda: ref(llr), max(1, repeats // 2), lambda: None, warmup=False)
+        c0 = time.process_time()
+        dec(llr)
+        c1 = time.process_time()
+        ref(llr)
+        c2 = time.process_time()
+        cpu_new, cpu_ref = c1 - c0, c2 - c1  # CPU seconds of all threads: less sensitive to other load than wall time
+        want = ref(llr)
+        from semcom.fec.ldpc_bp import NumbaLDPC5GDecoder
+
+        no_et = NumbaLDPC5GDecoder(enc, iterations, early_stop=False)(llr)
+        same = float((no_et == want).all(dim=1).float().mean())
+        err_new, err_ref = int((got != u).any(dim=1).sum()), int((want != u).any(dim=1).sum())
+        info = blocks * k
+        rows.append({
+            "stage": f"ldpc_decoder:{label}", "images": blocks, "semcom_s": t_new, "reference_s": t_ref,
+            "semcom_img_per_s": blocks / t_new, "reference_img_per_s": blocks / t_ref, "speedup": t_ref / t_new,
+            "semcom_info_bits_per_s": info / t_new, "reference_info_bits_per_s": info / t_ref,
+            "semcom_ms_per_block": 1e3 * t_new / blocks, "reference_ms_per_block": 1e3 * t_ref / blocks,
+            "semcom_cpu_ms_per_block": 1e3 * cpu_new / blocks, "reference_cpu_ms_per_block": 1e3 * cpu_ref / blocks,
+            "cpu_speedup": cpu_ref / cpu_new, "semcom_mean_iterations": its, "reference_iterations": iterations,
+            "semcom_block_errors": err_new, "reference_block_errors": err_ref, "bit_equal_blocks_no_et": same,
+            "threads": f"torch {torch.get_num_threads()}, numba {numba.get_num_threads()}",
+            "note": (f"k={k} n={n} {qam}-QAM Es/N0 {es_n0:g} dB, {blocks} blocks: ms/block {1e3 * t_new / blocks:.3f} vs "
+                     f"{1e3 * t_ref / blocks:.2f} (CPU time ratio {cpu_ref / cpu_new:.1f}x), iterations {its:.1f} vs {iterations}, block errors {err_new} vs {err_ref}, "
+                     f"bits equal (ET off) {100 * same:.1f}% of blocks"),
+        })
+    return rows
 
 
 def bench_learned(images: torch.Tensor, checkpoint: str, snr_db: float, device: torch.device, repeats: int) -> list[dict]:
@@ -377,14 +451,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--compile", action="store_true", help="also time torch.compile of the LDPC decoder (minutes of compilation on a CPU)")
     p.add_argument("--metrics", nargs="*", default=["psnr", "ssim", "ms_ssim", "lpips", "vitscore", "fid"])
     p.add_argument("--learned", default="deepjscc-awgn-r1_16", help="JSCC checkpoint of the learned row ('' to skip)")
-    p.add_argument("--threads", type=int, default=None)
+    p.add_argument("--threads", type=int, default=None, help="torch and numba threads")
+    p.add_argument("--ldpc-decoder", default="auto", help="decoder of the chain rows: auto | bp | minsum | offset_minsum | sionna")
+    p.add_argument("--decoder-blocks", type=int, default=256, help="blocks per point of the ldpc_decoder rows (--quick: 64; 0 skips them)")
+    p.add_argument("--only-decoders", action="store_true", help="only the ldpc_decoder rows (no dataset needed)")
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--sweep", default="24x7x2x2", help="images x SNR points x channels x chains for the sweep estimate")
     a = p.parse_args(argv)
     if a.threads:
+        import numba
+
         torch.set_num_threads(a.threads)
+        numba.set_num_threads(min(a.threads, numba.config.NUMBA_NUM_THREADS))
     if a.quick:
         a.images, a.repeats, a.per_codeword_blocks, a.crop = 2, 1, 2, a.crop or "256x384"
+        a.decoder_blocks = min(a.decoder_blocks, 64)
+    if a.only_decoders:
+        t0 = time.perf_counter()
+        rows = bench_ldpc_decoders(a.decoder_blocks, a.repeats, a.iterations, a.codeword_bits)
+        print(format_table(rows))
+        print(f"bench wall time {time.perf_counter() - t0:.0f} s")
+        if a.json:
+            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(a.json).write_text(json.dumps({"settings": {k: v for k, v in vars(a).items() if k != "json"}, "rows": rows,
+                                                "torch": torch.__version__, "threads": torch.get_num_threads(),
+                                                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
+            print(f"wrote {a.json}")
+        return 0
         a.metrics = [m for m in a.metrics if m in ("psnr", "ssim", "ms_ssim", "lpips")]
     device = select_device(a.device)
     ds = load_dataset(a.dataset)
@@ -402,7 +495,9 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     rows = bench_chain(imgs, codec=a.codec, rate=a.rate, qam=a.qam, codeword_bits=a.codeword_bits, iterations=a.iterations,
                        ratio=parse_ratio(a.ratio), snr_db=a.snr, device=device, repeats=a.repeats,
-                       per_codeword_blocks=a.per_codeword_blocks, compile_decoder=a.compile)
+                       per_codeword_blocks=a.per_codeword_blocks, compile_decoder=a.compile, ldpc_decoder=a.ldpc_decoder)
+    if a.decoder_blocks and device.type == "cpu":
+        rows += bench_ldpc_decoders(a.decoder_blocks, a.repeats, a.iterations, a.codeword_bits)
     if a.learned:
         rows += bench_learned(imgs, a.learned, a.snr, device, a.repeats)
     rows += bench_metrics(imgs, a.metrics, device, a.repeats)
