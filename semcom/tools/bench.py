@@ -86,146 +86,165 @@ def _row(stage: str, n_images: int, semcom_s: float, reference_s: float | None, 
     return row
 
 
+class ChainBench:
+    """One digital chain on ``images`` (N, 3, H, W) float32 in [0, 1] (one size), timed stage by
+    stage (see the module docstring); each ``*_row`` method times one stage both ways."""
+
+    def __init__(self, images: torch.Tensor, *, codec: str, rate: float, qam: int, codeword_bits: int, iterations: int,
+                 ratio: float, snr_db: float, device: torch.device, repeats: int, ldpc_decoder: str = "auto"):
+        from semcom.channels import build_channel
+        from semcom.codecs import build_codec, fit_to_budget
+        from semcom.codecs.cache import EncodingCache
+        from semcom.conventions import channel_uses
+        from semcom.fec.demapping import APPDemapper
+        from semcom.fec.ldpc import LDPCBlockCode
+        from semcom.pipelines.base import to_uint8
+        from semcom.pipelines.separate import bytes_to_bits
+        from sionna.phy.mapping import Mapper
+
+        self.sync, self.device, self.repeats, self.snr_db, self.qam = _sync(device), device, repeats, float(snr_db), qam
+        self.iterations = iterations
+        self.n_img, _, self.height, self.width = images.shape
+        self.arrays = to_uint8(images)
+        self.codec = build_codec(codec)
+        self.m = m = int(qam).bit_length() - 1
+        self.code = LDPCBlockCode(rate, m, codeword_bits, iterations, device=device, decoder=ldpc_decoder)
+        self.n_cu = channel_uses(ratio, self.height, self.width)
+        self.max_layout = self.code.layout(self.n_cu * m)
+        if self.max_layout is None:
+            raise SemcomError(f"bench: ratio {ratio} leaves less than one code block for {self.height}x{self.width} images: raise --ratio")
+        self.warm = EncodingCache()
+        self.encs = [fit_to_budget(self.codec, a, self.max_layout.payload_capacity, self.warm) for a in self.arrays]
+        if any(e is None for e in self.encs):
+            raise SemcomError("bench: an image does not fit the budget at the lowest quality: raise --ratio")
+        self.layouts = [self.code.layout(self.n_cu * m, payload_bits=e.bits) for e in self.encs]
+        self.k, self.n = self.layouts[0].k, self.layouts[0].n
+        self.payloads = [bytes_to_bits(e.data) for e in self.encs]
+        self.blocks = [lay.count for lay in self.layouts]
+        self.total_blocks = sum(self.blocks)
+        self.info_bits = self.total_blocks * self.k
+        kind = "pam" if m == 1 else "qam"
+        self.mapper, self.demapper = Mapper(kind, m, device=str(device)), APPDemapper(kind, m, device=device)
+        self.channel = build_channel({"name": "awgn"}).to(device)
+        self.coded_each = [self.encode_one(i) for i in range(self.n_img)]
+
+    def timed(self, fn: Callable[[], object], warmup: bool = True, repeats: int | None = None) -> float:
+        return timed(fn, self.repeats if repeats is None else repeats, self.sync, warmup)
+
+    def gens(self) -> list[torch.Generator]:
+        return [torch.Generator(device=self.device).manual_seed(i) for i in range(self.n_img)]
+
+    def snr(self) -> torch.Tensor:
+        return torch.as_tensor(self.snr_db, device=self.device)
+
+    # -- stages ----------------------------------------------------------------------------------
+    def source_encode_row(self) -> dict:
+        """Cold cache (reference) vs warm cache (semcom: a sweep's later passes)."""
+        from semcom.codecs import fit_to_budget
+        from semcom.codecs.cache import EncodingCache
+
+        cap = self.max_layout.payload_capacity
+        t_cold = self.timed(lambda: [fit_to_budget(self.codec, a, cap, EncodingCache()) for a in self.arrays], warmup=False)
+        t_warm = self.timed(lambda: [fit_to_budget(self.codec, a, cap, self.warm) for a in self.arrays])
+        return _row("source_encode", self.n_img, t_warm, t_cold,
+                    note=f"{self.codec.implementation}; semcom=warm encoding cache, reference=empty cache")
+
+    def encode_one(self, i: int) -> torch.Tensor:
+        return self.code.encode(self.payloads[i].to(self.device), self.layouts[i])
+
+    def encode_all(self) -> torch.Tensor:
+        lay = type(self.layouts[0])(self.k, self.n, self.total_blocks)
+        flat = torch.cat([torch.nn.functional.pad(p, (0, lay_i.payload_capacity - p.numel())) for p, lay_i in zip(self.payloads, self.layouts)])
+        return self.code.encode(flat.to(self.device), lay)
+
+    def channel_encode_row(self) -> dict:
+        """All blocks of all images in one call vs one call per image."""
+        assert torch.equal(self.encode_all(), torch.cat(self.coded_each)), "batched and per-image LDPC encoding differ"
+        t_each = self.timed(lambda: [self.encode_one(i) for i in range(self.n_img)])
+        return _row("channel_encode", self.n_img, self.timed(self.encode_all), t_each, self.info_bits,
+                    note=f"CRC24A + LDPC5GEncoder k={self.k} n={self.n}, {self.total_blocks} blocks")
+
+    def modulate_all(self):
+        longest = max(self.blocks) * self.n
+        padded = torch.stack([torch.nn.functional.pad(c.reshape(-1), (0, longest - c.numel())) for c in self.coded_each])
+        return self.channel(self.mapper(padded), self.snr(), self.gens())
+
+    def modulate_each(self) -> list:
+        return [self.channel(self.mapper(c.reshape(1, -1)), self.snr(), [g]) for c, g in zip(self.coded_each, self.gens())]
+
+    def modulation_row(self) -> dict:
+        """One (N, L) tensor (equal block counts padded to the longest) vs one call per image."""
+        return _row("modulation_channel", self.n_img, self.timed(self.modulate_all), self.timed(self.modulate_each),
+                    note=f"{self.qam}-QAM, AWGN {self.snr_db:g} dB, {self.n_cu} channel uses per image")
+
+    def decode_rows(self, per_codeword_blocks: int, compile_decoder: bool = False) -> list[dict]:
+        """LLRs + LDPC decoding: every codeword in one call vs per image vs per codeword."""
+        k, n, code = self.k, self.n, self.code
+        xs = [o.llr_inputs() for o in self.modulate_each()]
+
+        def llr_each():
+            return [self.demapper(x, n0).reshape(-1, n) for x, n0 in xs]
+
+        def dec_all():
+            return code.decode_batch(torch.cat(llr_each()), k, n)
+
+        def dec_each():
+            return [code.decode_batch(ll, k, n) for ll in llr_each()]
+
+        llr_all = torch.cat(llr_each())
+        got_all, ok_all = dec_all()
+        assert torch.equal(got_all, torch.cat([p[0] for p in dec_each()])), "batched and per-image LDPC decoding differ"
+        self.t_decode = self.timed(dec_all, warmup=False)  # the decoders were built by the calls above
+        rows = [_row("llr_ldpc_decode", self.n_img, self.t_decode, self.timed(dec_each, warmup=False), self.info_bits,
+                     note=f"APP demapper + LDPC decoder {code.decoder} {self.iterations} it; reference = one call per image; "
+                          f"block errors {int((~ok_all).sum())}/{self.total_blocks}")]
+        if compile_decoder:
+            rows.append(_compiled_decoder_row(code, llr_all, k, n, self.n_img, self.info_bits, self.repeats, self.sync))
+        nb = min(per_codeword_blocks, self.total_blocks)
+        t_cw = self.timed(lambda: [code.decode_batch(llr_all[j : j + 1], k, n) for j in range(nb)], warmup=False,
+                          repeats=max(1, self.repeats // 2))
+        rows.append(_row("llr_ldpc_decode_per_codeword", self.n_img, self.t_decode, t_cw / nb * self.total_blocks, self.info_bits,
+                         note=f"reference = one decoder call per codeword ({nb} of {self.total_blocks} blocks timed, extrapolated)"))
+        return rows
+
+    def abstraction_row(self) -> dict:
+        """Fast mode (block errors from the BLER table) vs exact modulation + channel + LLR + decoding."""
+        from semcom.fec.abstraction.curves import block_snr_db, find_curve
+
+        try:
+            curve, table = find_curve("ldpc", self.iterations, self.k, self.n, self.qam)
+        except SemcomError as exc:
+            return {"stage": "ldpc_abstraction", "skipped": str(exc)}
+        n, m = self.n, self.m
+
+        def abstraction():
+            res = []
+            for i, g in enumerate(self.gens()):
+                x = torch.ones(1, self.blocks[i] * n // m, dtype=torch.complex64, device=self.device)
+                o = self.channel(x, self.snr(), [g])
+                snr_b = block_snr_db(1.0 / o.llr_inputs()[1][0], n // m, self.blocks[i], "awgn")
+                p = torch.as_tensor(curve.bler(snr_b.cpu().numpy()))
+                res.append(torch.rand(self.blocks[i], generator=g, device=self.device, dtype=torch.float64).cpu() >= p)
+            return res
+
+        return _row("ldpc_abstraction", self.n_img, self.timed(abstraction), self.t_decode + self.timed(self.modulate_all), self.info_bits,
+                    note=f"decoder=abstraction ({table}), channel draw + BLER lookup + sampling; reference = exact "
+                         "modulation + channel + LLR + decode, batched")
+
+    def source_decode_row(self) -> dict:
+        data = [e.data for e in self.encs]
+        t_dec = self.timed(lambda: [self.codec.decode(d, (self.height, self.width)) for d in data])
+        return _row("source_decode", self.n_img, t_dec, None, note=f"{self.codec.implementation} decoder, one image at a time")
+
+
 def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, codeword_bits: int, iterations: int,
                 ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int, compile_decoder: bool = False,
                 ldpc_decoder: str = "auto") -> list[dict]:
     """Stage rows of one chain on ``images`` (N, 3, H, W) float32 in [0, 1] (one size)."""
-    from sionna.phy.mapping import Demapper, Mapper
-
-    from semcom.fec.abstraction.curves import block_snr_db, find_curve
-    from semcom.pipelines.separate import bits_to_bytes, bytes_to_bits
-    from semcom.channels import build_channel
-    from semcom.codecs import build_codec, fit_to_budget
-    from semcom.codecs.cache import EncodingCache
-    from semcom.fec.ldpc import LDPCBlockCode
-    from semcom.conventions import channel_uses
-    from semcom.pipelines.base import to_uint8
-
-    sync = _sync(device)
-    n_img, _, height, width = images.shape
-    arrays = to_uint8(images)
-    cod = build_codec(codec)
-    m = int(qam).bit_length() - 1
-    code = LDPCBlockCode(rate, m, codeword_bits, iterations, device=device, decoder=ldpc_decoder)
-    n_cu = channel_uses(ratio, height, width)
-    max_layout = code.layout(n_cu * m)
-    if max_layout is None:
-        raise SemcomError(f"bench: ratio {ratio} leaves less than one code block for {height}x{width} images: raise --ratio")
-    rows = []
-
-    # source encode: cold cache (reference) vs warm cache (semcom, a sweep's later passes)
-    def encode_cold():
-        cache = EncodingCache()
-        return [fit_to_budget(cod, a, max_layout.payload_capacity, cache) for a in arrays]
-
-    warm = EncodingCache()
-    encs = [fit_to_budget(cod, a, max_layout.payload_capacity, warm) for a in arrays]
-    if any(e is None for e in encs):
-        raise SemcomError("bench: an image does not fit the budget at the lowest quality: raise --ratio")
-    t_cold = timed(encode_cold, repeats, sync, warmup=False)
-    t_warm = timed(lambda: [fit_to_budget(cod, a, max_layout.payload_capacity, warm) for a in arrays], repeats, sync)
-    rows.append(_row("source_encode", n_img, t_warm, t_cold, note=f"{cod.implementation}; semcom=warm encoding cache, reference=empty cache"))
-
-    layouts = [code.layout(n_cu * m, payload_bits=e.bits) for e in encs]
-    k, n = layouts[0].k, layouts[0].n
-    payloads = [bytes_to_bits(e.data) for e in encs]
-    blocks = [lay.count for lay in layouts]
-    total_blocks = sum(blocks)
-    info_bits = total_blocks * k
-
-    # channel encode: all blocks in one call vs per image
-    def enc_one(i):
-        return code.encode(payloads[i].to(device), layouts[i])
-
-    def enc_all():
-        lay = type(layouts[0])(k, n, total_blocks)
-        flat = torch.cat([torch.nn.functional.pad(payloads[i], (0, layouts[i].payload_capacity - payloads[i].numel())) for i in range(n_img)])
-        return code.encode(flat.to(device), lay)
-
-    coded_all = enc_all()
-    coded_each = [enc_one(i) for i in range(n_img)]
-    assert torch.equal(coded_all, torch.cat(coded_each)), "batched and per-image LDPC encoding differ"
-    rows.append(_row("channel_encode", n_img, timed(enc_all, repeats, sync), timed(lambda: [enc_one(i) for i in range(n_img)], repeats, sync),
-                     info_bits, note=f"CRC24A + LDPC5GEncoder k={k} n={n}, {total_blocks} blocks"))
-
-    # modulation + channel: one (N, L) tensor vs per image (equal block counts pad to the longest)
-    kind = "pam" if m == 1 else "qam"
-    mapper, demapper = Mapper(kind, m, device=str(device)), Demapper("app", kind, m, device=str(device))
-    channel = build_channel({"name": "awgn"}).to(device)
-    longest = max(blocks) * n
-    padded = torch.stack([torch.nn.functional.pad(c.reshape(-1), (0, longest - c.numel())) for c in coded_each])
-
-    def gens():
-        return [torch.Generator(device=device).manual_seed(i) for i in range(n_img)]
-
-    def mod_all():
-        x = mapper(padded)
-        return channel(x, torch.as_tensor(float(snr_db), device=device), gens())
-
-    def mod_each():
-        return [channel(mapper(c.reshape(1, -1)), torch.as_tensor(float(snr_db), device=device), [g]) for c, g in zip(coded_each, gens())]
-
-    rows.append(_row("modulation_channel", n_img, timed(mod_all, repeats, sync), timed(mod_each, repeats, sync),
-                     note=f"{qam}-QAM, AWGN {snr_db:g} dB, {n_cu} channel uses per image"))
-
-    # LLR + LDPC decode: every codeword in one call vs per image vs per codeword
-    outs = mod_each()
-    xs = [o.llr_inputs() for o in outs]
-
-    def llr_each():
-        return [demapper(x, n0).reshape(-1, n) for x, n0 in xs]
-
-    llrs = llr_each()
-    llr_all = torch.cat(llrs)
-
-    def dec_all():
-        return code.decode_batch(torch.cat(llr_each()), k, n)
-
-    def dec_each():
-        return [code.decode_batch(ll, k, n) for ll in llr_each()]
-
-    got_all, ok_all = dec_all()
-    parts = dec_each()
-    assert torch.equal(got_all, torch.cat([p[0] for p in parts])), "batched and per-image LDPC decoding differ"
-    t_all = timed(dec_all, repeats, sync, warmup=False)  # the decoders were built by the calls above
-    t_each = timed(dec_each, repeats, sync, warmup=False)
-    rows.append(_row("llr_ldpc_decode", n_img, t_all, t_each, info_bits,
-                     note=f"APP demapper + LDPC decoder {code.decoder} {iterations} it; reference = one call per image; "
-                          f"block errors {int((~ok_all).sum())}/{total_blocks}"))
-    if compile_decoder:
-        rows.append(_compiled_decoder_row(code, llr_all, k, n, n_img, info_bits, repeats, sync))
-    nb = min(per_codeword_blocks, total_blocks)
-    t_cw = timed(lambda: [code.decode_batch(llr_all[j : j + 1], k, n) for j in range(nb)], max(1, repeats // 2), sync, warmup=False)
-    per_block = t_cw / nb
-    rows.append(_row("llr_ldpc_decode_per_codeword", n_img, t_all, per_block * total_blocks, info_bits,
-                     note=f"reference = one decoder call per codeword ({nb} of {total_blocks} blocks timed, extrapolated)"))
-
-    # fast mode: block errors from the BLER table
-    try:
-        curve, table = find_curve("ldpc", iterations, k, n, qam)
-    except SemcomError as exc:
-        rows.append({"stage": "ldpc_abstraction", "skipped": str(exc)})
-    else:
-        def abstraction():
-            res = []
-            for i, g in enumerate(gens()):
-                x = torch.ones(1, blocks[i] * n // m, dtype=torch.complex64, device=device)
-                o = channel(x, torch.as_tensor(float(snr_db), device=device), [g])
-                snr_b = block_snr_db(1.0 / o.llr_inputs()[1][0], n // m, blocks[i], "awgn")
-                p = torch.as_tensor(curve.bler(snr_b.cpu().numpy()))
-                res.append(torch.rand(blocks[i], generator=g, device=device, dtype=torch.float64).cpu() >= p)
-            return res
-
-        t_abs = timed(abstraction, repeats, sync)
-        rows.append(_row("ldpc_abstraction", n_img, t_abs, t_all + timed(mod_all, repeats, sync), info_bits,
-                         note=f"decoder=abstraction ({table}), channel draw + BLER lookup + sampling; reference = exact "
-                              "modulation + channel + LLR + decode, batched"))
-
-    # source decode
-    data = [bits_to_bytes(b) for b in (payloads[i] for i in range(n_img))]
-    t_dec = timed(lambda: [cod.decode(d, (height, width)) for d in data], repeats, sync)
-    rows.append(_row("source_decode", n_img, t_dec, None, note=f"{cod.implementation} decoder, one image at a time"))
-    return rows
+    bench = ChainBench(images, codec=codec, rate=rate, qam=qam, codeword_bits=codeword_bits, iterations=iterations, ratio=ratio,
+                       snr_db=snr_db, device=device, repeats=repeats, ldpc_decoder=ldpc_decoder)
+    return [bench.source_encode_row(), bench.channel_encode_row(), bench.modulation_row(),
+            *bench.decode_rows(per_codeword_blocks, compile_decoder), bench.abstraction_row(), bench.source_decode_row()]
 
 
 def _compiled_decoder_row(code, llrs: torch.Tensor, k: int, n: int, n_img: int, info_bits: int, repeats: int, sync) -> dict:
@@ -428,11 +447,7 @@ def format_table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from semcom.conventions import parse_ratio
-    from semcom.datasets import load_dataset
-    from semcom.devices import select_device
-
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m semcom.tools.bench", description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="2 images cropped to 256x384, 1 repeat, psnr/ssim/ms_ssim/lpips")
     p.add_argument("--dataset", default="kodak")
@@ -457,7 +472,40 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only-decoders", action="store_true", help="only the ldpc_decoder rows (no dataset needed)")
     p.add_argument("--json", default=None, help="write the results here")
     p.add_argument("--sweep", default="24x7x2x2", help="images x SNR points x channels x chains for the sweep estimate")
-    a = p.parse_args(argv)
+    return p
+
+
+def _bench_images(dataset: str, n: int, crop: str | None) -> torch.Tensor:
+    """The first ``n`` images of ``dataset`` of its most common size, centre-cropped to ``crop`` (HxW)."""
+    from semcom.datasets import load_dataset
+
+    ds = load_dataset(dataset)
+    shapes = [tuple(it.image.shape) for it in ds.items]
+    shape = max(set(shapes), key=shapes.count)
+    imgs = torch.stack([it.image for it in ds.items if tuple(it.image.shape) == shape][:n])
+    if crop:
+        ch, cw = (int(v) for v in crop.lower().split("x"))
+        top, left = (imgs.shape[2] - ch) // 2, (imgs.shape[3] - cw) // 2
+        if top < 0 or left < 0:
+            raise SemcomError(f"--crop {crop} is larger than the images ({imgs.shape[2]}x{imgs.shape[3]}): give a smaller HxW")
+        imgs = imgs[:, :, top : top + ch, left : left + cw].contiguous()
+    return imgs
+
+
+def _write_json(path: str, payload: dict) -> None:
+    payload = {**payload, "torch": torch.__version__, "threads": torch.get_num_threads(),
+               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text(json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {path}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from semcom.conventions import parse_ratio
+    from semcom.devices import select_device
+
+    a = _parser().parse_args(argv)
+    settings = {k: v for k, v in vars(a).items() if k != "json"}
     if a.threads:
         import numba
 
@@ -466,33 +514,19 @@ def main(argv: list[str] | None = None) -> int:
     if a.quick:
         a.images, a.repeats, a.per_codeword_blocks, a.crop = 2, 1, 2, a.crop or "256x384"
         a.decoder_blocks = min(a.decoder_blocks, 64)
+        a.metrics = [m for m in a.metrics if m in ("psnr", "ssim", "ms_ssim", "lpips")]
+    t0 = time.perf_counter()
     if a.only_decoders:
-        t0 = time.perf_counter()
         rows = bench_ldpc_decoders(a.decoder_blocks, a.repeats, a.iterations, a.codeword_bits)
         print(format_table(rows))
         print(f"bench wall time {time.perf_counter() - t0:.0f} s")
         if a.json:
-            Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-            Path(a.json).write_text(json.dumps({"settings": {k: v for k, v in vars(a).items() if k != "json"}, "rows": rows,
-                                                "torch": torch.__version__, "threads": torch.get_num_threads(),
-                                                "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}, indent=1) + "\n")
-            print(f"wrote {a.json}")
+            _write_json(a.json, {"settings": settings, "rows": rows})
         return 0
-        a.metrics = [m for m in a.metrics if m in ("psnr", "ssim", "ms_ssim", "lpips")]
     device = select_device(a.device)
-    ds = load_dataset(a.dataset)
-    shapes = [tuple(it.image.shape) for it in ds.items]
-    shape = max(set(shapes), key=shapes.count)
-    imgs = torch.stack([it.image for it in ds.items if tuple(it.image.shape) == shape][: a.images])
-    if a.crop:
-        ch, cw = (int(v) for v in a.crop.lower().split("x"))
-        top, left = (imgs.shape[2] - ch) // 2, (imgs.shape[3] - cw) // 2
-        if top < 0 or left < 0:
-            raise SemcomError(f"--crop {a.crop} is larger than the images ({imgs.shape[2]}x{imgs.shape[3]}): give a smaller HxW")
-        imgs = imgs[:, :, top : top + ch, left : left + cw].contiguous()
+    imgs = _bench_images(a.dataset, a.images, a.crop)
     print(f"semcom.tools.bench: {len(imgs)} {a.dataset} images {imgs.shape[2]}x{imgs.shape[3]}, device={device}, threads={torch.get_num_threads()}, "
           f"{a.codec} + LDPC r={a.rate:g} {a.qam}-QAM n={a.codeword_bits}, rho={a.ratio}, AWGN {a.snr:g} dB", flush=True)
-    t0 = time.perf_counter()
     rows = bench_chain(imgs, codec=a.codec, rate=a.rate, qam=a.qam, codeword_bits=a.codeword_bits, iterations=a.iterations,
                        ratio=parse_ratio(a.ratio), snr_db=a.snr, device=device, repeats=a.repeats,
                        per_codeword_blocks=a.per_codeword_blocks, compile_decoder=a.compile, ldpc_decoder=a.ldpc_decoder)
@@ -510,13 +544,8 @@ def main(argv: list[str] | None = None) -> int:
               f"{e['total_s'] / 60:.1f} min ({e['cells']} cells x {e['per_cell_s']:.3f} s + encoding {e['encode_once_s']:.0f} s)")
     print(f"bench wall time {time.perf_counter() - t0:.0f} s")
     if a.json:
-        out = {"settings": {k: v for k, v in vars(a).items() if k != "json"}, "device": str(device),
-               "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine(),
-               "torch": torch.__version__, "threads": torch.get_num_threads(), "rows": rows, "sweep_estimate": est,
-               "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        Path(a.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(a.json).write_text(json.dumps(out, indent=1) + "\n")
-        print(f"wrote {a.json}")
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
+        _write_json(a.json, {"settings": settings, "device": str(device), "device_name": name, "rows": rows, "sweep_estimate": est})
     return 0
 
 
