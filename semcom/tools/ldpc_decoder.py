@@ -26,20 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from semcom.fec.abstraction.curves import wilson
+
 #: (label, code rate, QAM order, Es/N0 dB points across the waterfall) for n = 4096 (4092 for 64-QAM).
 POINTS = (("QPSK 1/2", 0.5, 4, (1.0, 1.2, 1.4)), ("16-QAM 1/2", 0.5, 16, (6.0, 6.2, 6.4)),
           ("64-QAM 2/3", 2 / 3, 64, (13.6, 13.8, 14.0)))
-
-
-def wilson(errors: int, n: int, z: float = 1.959964) -> tuple[float, float]:
-    """Wilson score 95 % interval of a binomial proportion errors/n."""
-    if n == 0:
-        return 0.0, 1.0
-    p = errors / n
-    den = 1 + z * z / n
-    mid = (p + z * z / (2 * n)) / den
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / den
-    return max(0.0, mid - half), min(1.0, mid + half)
 
 
 def _llrs(enc, m: int, es_n0: float, blocks: int, g: torch.Generator):
