@@ -2,7 +2,7 @@
 
 Same LLRs (AWGN in each code's waterfall, Sionna's app demapper), codes from the MCS tables with
 filler bits, puncturing and every QAM order's output interleaver; early termination off for bit
-equality. Kept small: n = 1200, about a hundred blocks per code.
+equality. Kept small: n = 1200, 64 blocks per code.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from semcom.randomness import generator
 # (k, n, bits per symbol, Es/N0 dB in the waterfall): QPSK 1/2, 16-QAM 1/2, 64-QAM 2/3 (base graph 2,
 # filler bits in the first two), 256-QAM 3/4 (base graph 1, filler bits)
 CODES = [(600, 1200, 2, 1.0), (600, 1200, 4, 6.5), (800, 1200, 6, 14.0), (900, 1200, 8, 20.5)]
-BLOCKS = 96
+BLOCKS = 64
 
 
 def _llrs(enc: LDPC5GEncoder, m: int, es_n0_db: float, blocks: int, seed: int):

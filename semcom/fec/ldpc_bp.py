@@ -34,7 +34,7 @@ decisions is checked and a block whose decisions satisfy every parity check stop
 output is that codeword). Sionna has no early termination; with ``early_stop=False`` every block
 runs ``num_iter`` iterations like Sionna's decoder.
 
-Speed: ``LANES`` blocks are decoded side by side in SIMD lanes (messages stored edge-major,
+Speed: up to ``LANES`` (64) blocks per thread are decoded side by side in SIMD lanes (messages stored edge-major,
 lane-minor; LLVM vectorises the loops over lanes; ``error_model="numpy"`` keeps divisions
 branch-free); a lane whose block stops (early termination or ``num_iter``) takes the next block,
 so early termination saves time. Blocks are split over threads (numba ``prange``;
@@ -65,10 +65,10 @@ LLR_MAX = 20.0
 _PHI_MIN = np.float32(8.5e-8)
 _PHI_MAX = np.float32(16.635532)
 _PHI_OUT_MIN = np.float32(1.19e-7)  # phi(_PHI_MAX): the smallest check-node output magnitude
-#: Blocks decoded side by side in SIMD lanes by one task (each lane runs its own block; a lane whose
-#: block stops takes the next one). Lane arithmetic is plain IEEE float32 (no fast-math), so a
+#: Most blocks decoded side by side in SIMD lanes by one task (each lane runs its own block; a lane
+#: whose block stops takes the next one; a task of fewer blocks uses fewer lanes). Lane arithmetic is plain IEEE float32 (no fast-math), so a
 #: block's result does not depend on its lane, its batch or the thread count.
-LANES = 32
+LANES = 64
 
 _F0 = np.float32(0.0)
 _F1 = np.float32(1.0)
@@ -178,9 +178,9 @@ def _load_lane(llr, src, lane, llr_v, tot, c2v):
 
 
 @njit(cache=True, error_model="numpy")
-def _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset, early_stop, k, out, iters):
-    """Decode blocks b0..b1-1 of ``llrs`` into ``out`` / ``iters``, LANES blocks at a time."""
-    L = LANES
+def _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset, early_stop, k, out, iters, lanes):
+    """Decode blocks b0..b1-1 of ``llrs`` into ``out`` / ``iters``, ``lanes`` blocks at a time."""
+    L = lanes
     n_vn = src.shape[0]
     n_cn = cn_ptr.shape[0] - 1
     n_edges = ev.shape[0]
@@ -360,7 +360,8 @@ def _decode_batch(llrs, src, cn_ptr, ev, max_deg, num_iter, mode, offset, early_
         b0 = t * per
         b1 = min(n_blocks, b0 + per)
         if b0 < b1:
-            _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset, early_stop, k, out, iters)
+            _decode_range(llrs, b0, b1, src, cn_ptr, ev, max_deg, num_iter, mode, offset, early_stop, k, out, iters,
+                          min(LANES, b1 - b0))
 
 
 # --------------------------------------------------------------------------- graph construction
@@ -463,7 +464,9 @@ class NumbaLDPC5GDecoder:
         out = np.empty((llrs.shape[0], self.k), dtype=np.uint8)
         iters = np.zeros(llrs.shape[0], dtype=np.int32)
         if llrs.shape[0]:
-            tasks = max(1, min(numba.get_num_threads(), -(-llrs.shape[0] // LANES)))
+            # one range of blocks per thread, at most LANES blocks side by side in each (a small
+            # batch gets fewer lanes, not empty ones)
+            tasks = max(1, min(numba.get_num_threads(), llrs.shape[0]))
             _decode_batch(llrs, self._src, self._cn_ptr, self._ev, self._max_deg, self.num_iter, self._mode,
                           self._offset, self.early_stop, self.k, out, iters, tasks)
         return out, iters
