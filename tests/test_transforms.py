@@ -148,7 +148,7 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
     assert study.hydra.callbacks.separation._target_ == "semcom.report.callbacks.SeparationResults"
     assert list(study.snr_db) == [0] and list(study.metrics) == ["psnr", "ssim", "lpips"]
     for name, strength in product(params["transform.name"].split(","), params["transform.strength"].split(",")):
-        cfg = compose([*base, f"pipeline={params['pipeline']}", f"transform.name={name}", f"transform.strength={strength}"],)
+        cfg = compose([*base, f"transform.name={name}", f"transform.strength={strength}"])
         run_job(cfg, tmp_path / "jobs" / f"{name}{strength}", store_dir=sweep, progress=False, plots=False)
     SeparationResults().on_multirun_end(study)
     from semcom.report.outputs import collect
@@ -171,3 +171,12 @@ def test_metric_validation_ci_study_through_the_runner(tmp_path):
     x = load_image(images / "kodim23.png")[None]
     row = df[(df["pipeline"] == "hflip@1") & (df["image"] == "kodim23.png")].iloc[0]
     assert row["psnr"] == pytest.approx(float(get_metric("psnr")(x, x.flip(-1))[0]), abs=1e-4)
+
+
+def test_sweep_transform_takes_transform_keys_on_the_command_line():
+    """sweep=transform selects the transform pipeline itself, so transform.* can be given with it."""
+    from semcom.runner.config import compose
+
+    cfg = compose(["sweep=transform", "transform.name=blur", "transform.strength=0.5"], return_hydra_config=True)
+    assert cfg.pipeline.kind == "transform" and cfg.transform.name == "blur" and cfg.transform.strength == 0.5
+    assert set(cfg.hydra.sweeper.params) == {"transform.name", "transform.strength"}

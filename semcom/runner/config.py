@@ -266,10 +266,9 @@ def _unknown_key(exc: BaseException, overrides) -> str:
             top = []
         hint = f" (top-level keys: {', '.join(top)})" if top else ""
         if key.startswith("transform."):
-            # the transform node comes with pipeline=transform; a sweep config that sets it
-            # (sweep=transform) is applied after the command line's keys, too late for them
+            # the transform node comes with pipeline=transform (sweep=transform selects it)
             return (f"unknown config key {key!r}: the transform keys come with the transform pipeline: add "
-                    f"pipeline=transform to the command line (also with sweep=transform)")
+                    f"pipeline=transform (or sweep=transform) to the command line")
         return f"unknown config key {key!r}{hint}: check the spelling, or use +{key}=... to add a new key"
     return f"config problem: {_first_line(exc)}"
 
