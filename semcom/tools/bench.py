@@ -16,9 +16,9 @@ channel_encode      CRC24A + LDPC encoder, all blocks of all   the same, one cal
                     images in one call
 modulation_channel  QAM mapper + channel, all images in one    one call per image
                     (N, L) tensor
-llr_ldpc_decode     APP demapper + Sionna BP decoder, every    Sionna's decoder called once per image
-                    codeword of every image in one call        (its blocks) and once per codeword
-                    (``decode_batch``)                         (``--per-codeword-blocks`` blocks timed,
+llr_ldpc_decode     APP demapper + the chain's LDPC decoder    the same decoder called once per image
+                    (numba BP on the CPU), every codeword of   (its blocks) and once per codeword
+                    every image in one call (``decode_batch``) (``--per-codeword-blocks`` blocks timed,
                                                                rate extrapolated per block)
 llr_ldpc_decode_    ``torch.compile`` of the decoder, all      the same decoder eager (``--compile``)
 compiled            blocks in one call
