@@ -244,6 +244,10 @@ def plot_metric(df: pd.DataFrame, metric: str, x: str = "snr_db", title: str | N
             ax.set_title(channel_title(ch) if not title else f"{channel_title(ch)}, {title}")
             ax.set_xlabel(X_LABELS[x])
             ax.grid(True, lw=0.3, alpha=0.5)
+            if x == "snr_db":
+                snrs = sorted(sub["snr_db"].astype(float).unique())
+                if 1 < len(snrs) <= 12:  # ticks at the SNR points that were run
+                    ax.set_xticks(snrs, [f"{v:g}".replace("-", "\u2212") for v in snrs])
             if x == "ratio":
                 ratios = sorted(sub["ratio"].unique())
                 ax.set_xscale("log", base=2)
