@@ -64,13 +64,3 @@ def test_sweep_estimate_arithmetic():
     assert exact["per_cell_s"] == pytest.approx(0.1 + 0.1 + 10.0 + 0.02 + 0.03)
     assert fast["per_cell_s"] == pytest.approx(0.01 + 0.02 + 0.03)
     assert fast["total_s"] == pytest.approx(48 + 672 * 0.06)
-
-
-def test_bench_compiled_decoder_row_decodes_the_same_bits(astronaut):
-    """--compile: torch.compile of Sionna's LDPC decoder gives the eager decoder's bits (a short
-    code and 2 iterations keep the compilation to seconds)."""
-    imgs = torch.stack([astronaut[:, :96, :96]])
-    rows = bench_chain(imgs, codec="jpeg", rate=0.5, qam=4, codeword_bits=1024, iterations=2, ratio=1 / 2, snr_db=8.0,
-                       device=torch.device("cpu"), repeats=1, per_codeword_blocks=1, compile_decoder=True)
-    row = {r["stage"]: r for r in rows}["llr_ldpc_decode_compiled"]
-    assert row["semcom_s"] > 0 and row["reference_s"] > 0 and "compile + first call" in row["note"]

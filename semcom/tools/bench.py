@@ -20,8 +20,6 @@ llr_ldpc_decode     APP demapper + the chain's LDPC decoder    the same decoder 
                     (numba BP on the CPU), every codeword of   (its blocks) and once per codeword
                     every image in one call (``decode_batch``) (``--per-codeword-blocks`` blocks timed,
                                                                rate extrapolated per block)
-llr_ldpc_decode_    ``torch.compile`` of the decoder, all      the same decoder eager (``--compile``)
-compiled            blocks in one call
 ldpc_decoder:<mcs>  semcom's numba BP decoder (``bp``, early     Sionna's LDPC5GDecoder on the same LLRs
                     termination) on one batch of n=4096           (20 iterations), same thread count
                     blocks at a fixed SNR                         (``--decoder-blocks``, ``--only-decoders``)
@@ -177,7 +175,7 @@ class ChainBench:
         return _row("modulation_channel", self.n_img, self.timed(self.modulate_all), self.timed(self.modulate_each),
                     note=f"{self.qam}-QAM, AWGN {self.snr_db:g} dB, {self.n_cu} channel uses per image")
 
-    def decode_rows(self, per_codeword_blocks: int, compile_decoder: bool = False) -> list[dict]:
+    def decode_rows(self, per_codeword_blocks: int) -> list[dict]:
         """LLRs + LDPC decoding: every codeword in one call vs per image vs per codeword."""
         k, n, code = self.k, self.n, self.code
         xs = [o.llr_inputs() for o in self.modulate_each()]
@@ -198,8 +196,6 @@ class ChainBench:
         rows = [_row("llr_ldpc_decode", self.n_img, self.t_decode, self.timed(dec_each, warmup=False), self.info_bits,
                      note=f"APP demapper + LDPC decoder {code.decoder} {self.iterations} it; reference = one call per image; "
                           f"block errors {int((~ok_all).sum())}/{self.total_blocks}")]
-        if compile_decoder:
-            rows.append(_compiled_decoder_row(code, llr_all, k, n, self.n_img, self.info_bits, self.repeats, self.sync))
         nb = min(per_codeword_blocks, self.total_blocks)
         t_cw = self.timed(lambda: [code.decode_batch(llr_all[j : j + 1], k, n) for j in range(nb)], warmup=False,
                           repeats=max(1, self.repeats // 2))
@@ -238,32 +234,14 @@ class ChainBench:
 
 
 def bench_chain(images: torch.Tensor, *, codec: str, rate: float, qam: int, codeword_bits: int, iterations: int,
-                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int, compile_decoder: bool = False,
+                ratio: float, snr_db: float, device: torch.device, repeats: int, per_codeword_blocks: int,
                 ldpc_decoder: str = "auto") -> list[dict]:
     """Stage rows of one chain on ``images`` (N, 3, H, W) float32 in [0, 1] (one size)."""
     bench = ChainBench(images, codec=codec, rate=rate, qam=qam, codeword_bits=codeword_bits, iterations=iterations, ratio=ratio,
                        snr_db=snr_db, device=device, repeats=repeats, ldpc_decoder=ldpc_decoder)
     return [bench.source_encode_row(), bench.channel_encode_row(), bench.modulation_row(),
-            *bench.decode_rows(per_codeword_blocks, compile_decoder), bench.abstraction_row(), bench.source_decode_row()]
+            *bench.decode_rows(per_codeword_blocks), bench.abstraction_row(), bench.source_decode_row()]
 
-
-def _compiled_decoder_row(code, llrs: torch.Tensor, k: int, n: int, n_img: int, info_bits: int, repeats: int, sync) -> dict:
-    """``torch.compile`` of Sionna's LDPC5GDecoder against the same decoder eager, on the same LLRs
-    (all blocks in one call); the decoded bits must be equal. The compile time is in the note."""
-    from sionna.phy.fec.ldpc import LDPC5GDecoder
-
-    dec = LDPC5GDecoder(code._code(k, n)[0], num_iter=code.num_iter, hard_out=True, return_infobits=True, device=str(code.device))
-    compiled = torch.compile(dec, dynamic=True)
-    t0 = time.perf_counter()
-    first = compiled(llrs)
-    sync()
-    t_compile = time.perf_counter() - t0
-    assert torch.equal(first, dec(llrs)), "compiled and eager LDPC decoding differ"
-    t_c = timed(lambda: compiled(llrs), repeats, sync, warmup=False)
-    t_e = timed(lambda: dec(llrs), repeats, sync, warmup=False)
-    return _row("llr_ldpc_decode_compiled", n_img, t_c, t_e, info_bits,
-                note=f"torch.compile(LDPC5GDecoder) vs the same decoder eager, {llrs.shape[0]} blocks in one call; "
-                     f"compile + first call {t_compile:.0f} s")
 
 #: (label, code rate, QAM order, Es/N0 dB) of the decoder rows: n = 4096 (a multiple of the bits per
 #: symbol), AWGN; BLER about 0.1 in the waterfall and about 0 above it.
@@ -463,7 +441,6 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--snr", type=float, default=2.0)
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--per-codeword-blocks", type=int, default=8)
-    p.add_argument("--compile", action="store_true", help="also time torch.compile of the LDPC decoder (minutes of compilation on a CPU)")
     p.add_argument("--metrics", nargs="*", default=["psnr", "ssim", "ms_ssim", "lpips", "vitscore", "fid"])
     p.add_argument("--learned", default="deepjscc-awgn-r1_16", help="JSCC checkpoint of the learned row ('' to skip)")
     p.add_argument("--threads", type=int, default=None, help="torch and numba threads")
@@ -529,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{a.codec} + LDPC r={a.rate:g} {a.qam}-QAM n={a.codeword_bits}, rho={a.ratio}, AWGN {a.snr:g} dB", flush=True)
     rows = bench_chain(imgs, codec=a.codec, rate=a.rate, qam=a.qam, codeword_bits=a.codeword_bits, iterations=a.iterations,
                        ratio=parse_ratio(a.ratio), snr_db=a.snr, device=device, repeats=a.repeats,
-                       per_codeword_blocks=a.per_codeword_blocks, compile_decoder=a.compile, ldpc_decoder=a.ldpc_decoder)
+                       per_codeword_blocks=a.per_codeword_blocks, ldpc_decoder=a.ldpc_decoder)
     if a.decoder_blocks and device.type == "cpu":
         rows += bench_ldpc_decoders(a.decoder_blocks, a.repeats, a.iterations, a.codeword_bits)
     if a.learned:
