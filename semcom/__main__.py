@@ -9,22 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from pathlib import Path
-
 from semcom import __version__
 from semcom.errors import SemcomError
-
-EXPERIMENTS = Path(__file__).parent / "conf" / "experiment"
-
-
-def experiments() -> list[tuple[str, str]]:
-    """``[(study/form, first description line)]`` of the shipped studies (``experiment=<study>/<form>``)."""
-    out = []
-    for f in sorted(EXPERIMENTS.glob("*/*.yaml")):
-        lines = [ln.lstrip("# ").strip() for ln in f.read_text().splitlines()[1:4] if ln.startswith("#")]
-        out.append((f"{f.parent.name}/{f.stem}", lines[0] if lines else ""))
-    return out
-
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m semcom", description="semcom: image semantic communication testbed.")
@@ -52,8 +38,16 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{kind}s:")
         params = ", ".join(f"{k}={v}" for k, v in e.params.items())
         print(f"  {e.name:<{width}}  {e.source:<22}  {e.target}{f' ({params})' if params else ''}")
+    if not args.kinds or "pipeline" in args.kinds:
+        from semcom.runner.config import pipeline_configs
+
+        print("pipeline configs (python -m semcom.run pipeline=NAME; the kinds above build them):")
+        for name, line in pipeline_configs():
+            print(f"  {name:<34}  {line}")
     if not args.kinds or len(kinds) < len(args.kinds):
         print("experiments (python -m semcom.run experiment=NAME):")
+        from semcom.runner.config import experiments
+
         for name, line in experiments():
             print(f"  {name:<34}  {line}")
     return 0

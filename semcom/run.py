@@ -55,7 +55,10 @@ def _job(cfg: DictConfig) -> None:
     except SemcomError as exc:
         _fail(exc)
     except JobInterrupted as exc:
-        print(exc.message, file=sys.stderr, flush=True)
+        # the same command resumes only in the same folder: name it (a new run gets a new timestamped one)
+        key, folder = ("hydra.sweep.dir", hc.sweep.dir) if multirun else ("hydra.run.dir", hc.run.dir)
+        given = any(a.startswith(f"{key}=") for a in sys.argv[1:])
+        print(exc.message if given else f"{exc.message} with {key}={folder}", file=sys.stderr, flush=True)
         sys.exit(130)
     failed = int(df["failed"].sum()) if len(df) else 0
     log.info("%d rows (%d failed transmissions) -> %s", len(df), failed, out_dir)

@@ -576,8 +576,11 @@ class SeparateChain(PipelineBase):
             tried.append(f"{mcs.label}: {mean:.3f} (bound {ub:.3f})")
             if best is None or mean > best[0]:
                 best = (mean, mcs, outs)
-        log.info("%s: SNR %g dB, %d images: decoded %d of %d schemes [%s] -> %s", self.name, snr, n_img, decoded,
-                 len(self.table), "; ".join(tried), best[1].label if best else None)
+        abandoned = sum(t.endswith(")") and ": abandoned" in t for t in tried)
+        every_lost = best is not None and all(o.enc is None or not o.ok for o in best[2])
+        log.info("%s: SNR %g dB, %d transmissions (images x realizations): tried %d of %d schemes (%d abandoned once they "
+                 "could not win) [%s] -> %s", self.name, snr, n_img, decoded, len(self.table), abandoned, "; ".join(tried),
+                 ("none decodes: every image lost" if every_lost else best[1].label) if best else None)
         return best[1], best[2], decoded
 
     def _send_mixed(self, arrays, snr, channel, gens, mcs, shared_rng, progressive=False, abort=None):

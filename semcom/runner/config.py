@@ -243,12 +243,33 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def pipeline_configs() -> list[tuple[str, str]]:
+    """``[(name, its first comment line)]`` of the shipped pipeline configs (``pipeline=<name>``)."""
+    out = []
+    for f in sorted((Path(__file__).parents[1] / "conf" / "pipeline").glob("*.yaml")):
+        lines = [ln.lstrip("# ").strip() for ln in f.read_text().splitlines() if ln.startswith("#")]
+        out.append((f.stem, lines[0][:100] if lines else ""))
+    return out
+
+
+def experiments() -> list[tuple[str, str]]:
+    """``[(study/form, its description)]`` of the shipped studies (``experiment=<study>/<form>``)."""
+    out = []
+    for f in sorted((Path(__file__).parents[1] / "conf" / "experiment").glob("*/*.yaml")):
+        lines = [ln.lstrip("# ").strip() for ln in f.read_text().splitlines()[1:6] if ln.startswith("#")]
+        text = " ".join(lines[:2])
+        out.append((f"{f.parent.name}/{f.stem}", text.split(":")[0] if ":" in text[:90] else text[:90]))
+    return out
+
+
 def _missing_option(exc: MissingConfigException) -> str:
     text = str(exc)
     m = re.search(r"Could not find '([^/']+)/([^']+)'", text)
     options = re.findall(r"^\t(\S+)$", text, flags=re.M)
     if m:
         group, name = m.groups()
+        if group == "experiment" and not options:  # nested group: Hydra lists nothing
+            options = [n for n, _ in experiments()]
         return f"unknown {group} {name!r}: choose one of {', '.join(options) or '(none)'}, e.g. {group}={options[0] if options else '...'}"
     return _first_line(exc)
 

@@ -69,4 +69,4 @@ class JobInterrupted(KeyboardInterrupt):
 
     @property
     def message(self) -> str:
-        return f"interrupted: {self.rows_kept} of {self.total} rows kept; run the same command again to resume"
+        return f"interrupted: {self.rows_kept} of this job's {self.total} rows kept; run the same command again to resume"
