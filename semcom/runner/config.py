@@ -243,23 +243,27 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def pipeline_configs() -> list[tuple[str, str]]:
-    """``[(name, its first comment line)]`` of the shipped pipeline configs (``pipeline=<name>``)."""
+def config_options(group: str) -> list[tuple[str, str]]:
+    """``[(option, its description)]`` of a shipped config group (``pipeline`` -> ``jpeg_ldpc``,
+    ``experiment`` -> ``rate_sweep/ci``): the option name relative to the group, and the start of
+    its first comment (after a ``# @package`` line), up to a colon or 100 characters."""
+    root = Path(__file__).parents[1] / "conf" / group
     out = []
-    for f in sorted((Path(__file__).parents[1] / "conf" / "pipeline").glob("*.yaml")):
-        lines = [ln.lstrip("# ").strip() for ln in f.read_text().splitlines() if ln.startswith("#")]
-        out.append((f.stem, lines[0][:100] if lines else ""))
+    for f in sorted(root.rglob("*.yaml")):
+        lines = [ln.lstrip("# ").strip() for ln in f.read_text().splitlines() if ln.startswith("#") and "@package" not in ln]
+        text = " ".join(lines[:2])
+        out.append((f.relative_to(root).with_suffix("").as_posix(), text.split(":")[0] if ":" in text[:100] else text[:100]))
     return out
+
+
+def pipeline_configs() -> list[tuple[str, str]]:
+    """The shipped pipeline configs (``pipeline=<name>``)."""
+    return config_options("pipeline")
 
 
 def experiments() -> list[tuple[str, str]]:
-    """``[(study/form, its description)]`` of the shipped studies (``experiment=<study>/<form>``)."""
-    out = []
-    for f in sorted((Path(__file__).parents[1] / "conf" / "experiment").glob("*/*.yaml")):
-        lines = [ln.lstrip("# ").strip() for ln in f.read_text().splitlines()[1:6] if ln.startswith("#")]
-        text = " ".join(lines[:2])
-        out.append((f"{f.parent.name}/{f.stem}", text.split(":")[0] if ":" in text[:90] else text[:90]))
-    return out
+    """The shipped studies (``experiment=<study>/<form>``)."""
+    return config_options("experiment")
 
 
 def _missing_option(exc: MissingConfigException) -> str:
